@@ -1,0 +1,51 @@
+"""What every command shares: the consoles, one-line errors and warnings."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable, TypeVar
+
+import typer
+from rich.console import Console
+
+from ebsdphase.errors import EbsdphaseError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: exit code for bad input (a file that cannot be read, a bad option value)
+EXIT_BAD_INPUT = 2
+#: exit code for a folder run where some inputs failed and the rest finished
+EXIT_PARTIAL = 3
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    warn(str(message))
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one red line and exit code 2; warnings into yellow lines."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _showwarning
+            try:
+                return func(*args, **kwargs)
+            except EbsdphaseError as exc:
+                error(str(exc))
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,44 @@
+"""The Typer application. Each command lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from ebsdphase import __version__
+from ebsdphase.cli import info
+
+app = typer.Typer(
+    name="ebsdphase",
+    help="Phase maps (ferrite, martensite, ...) from EBSD maps with a U-Net.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ebsdphase {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Phase maps (ferrite, martensite, ...) from EBSD maps with a U-Net."""
+
+
+# -- commands (one line each; keep this list in workflow order) ---------------------------
+app.command("info")(info.command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
