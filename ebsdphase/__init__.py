@@ -23,5 +23,22 @@ __all__ = [
     "MapReadError",
     "read_map",
     "write_map",
+    "predict",
+    "evaluate",
     "__version__",
 ]
+
+# The API functions whose modules import heavy libraries (keras via inference) are
+# resolved on first access only, so `import ebsdphase` stays fast.
+_LAZY = {"predict": ("ebsdphase.inference", "predict"), "evaluate": ("ebsdphase.metrics", "evaluate")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
+    raise AttributeError(f"module 'ebsdphase' has no attribute {name!r}")

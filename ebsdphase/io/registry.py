@@ -32,6 +32,7 @@ _BUILTIN_MODULES = (
     "ebsdphase.io.osc",
     "ebsdphase.io.h5oina",
     "ebsdphase.io.edax_h5",
+    "ebsdphase.io.bruker_h5",
     "ebsdphase.io.native",
     "ebsdphase.io.grainfile",
 )

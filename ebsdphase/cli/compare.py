@@ -1,0 +1,64 @@
+"""``ebsdphase compare``: several methods on the same labelled maps (the paper's Fig. 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ebsdphase.cli._common import EXIT_PARTIAL, console, handle_errors, warn
+
+
+@handle_errors
+def command(
+    maps: list[str] = typer.Argument(..., help="Map files, folders or glob patterns."),
+    methods: str = typer.Option(..., "--methods", help="Comma-separated: unet:MODEL (bundle path or "
+                                "pretrained name), grain-threshold:CHANNEL[=VALUE], forest:CHANNELS."),
+    labels: Optional[Path] = typer.Option(None, "--labels", "-l", help="Folder of <stem>.labels.png "
+                                          "(default: beside each map)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Report folder (metrics.json, PNGs)."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="Regular expression on map names "
+                                           "naming sample groups, e.g. '^(T\\d)_'."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the forest baseline's strokes and trees."),
+) -> None:
+    """Accuracy, confusion matrix and time per map of each method on the same maps, a table
+    and a grouped bar chart."""
+    from ebsdphase.compare import compare_maps
+
+    result = compare_maps(maps, methods, labels=labels, out_dir=output, group_by=group_by, seed=seed,
+                          progress=True)
+    print_comparison(result)
+    for stem, why in result.skipped.items():
+        warn(f"skipped {stem}: {why}")
+    console.print(f"report: {result.report_dir / 'metrics.json'}, chart: {result.report_dir / 'accuracy.png'}")
+    if result.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _pct(v) -> str:
+    return "-" if v is None or v != v else f"{100 * v:.2f}"
+
+
+def print_comparison(result) -> None:
+    maps = result.maps
+    first = result.classes.names[0]
+    table = Table(title="Classification accuracy (CA %) per map and method", title_justify="left")
+    table.add_column("method", no_wrap=True)
+    for m in maps:
+        table.add_column(m, justify="right")
+    table.add_column("all", justify="right", style="bold")
+    table.add_column(f"{first} % pred / true", justify="right")
+    table.add_column("s / map", justify="right")
+    accs = result.accuracies()
+    best = max((a["all"] for a in accs.values() if a["all"] == a["all"]), default=None)
+    for label in result.per_map:
+        a = accs[label]
+        fr = result.overall(label).fractions
+        secs = list(result.seconds[label].values())
+        table.add_row(label, *[_pct(a[m]) for m in maps], _pct(a["all"]),
+                      f"{_pct(fr['predicted'][first])} / {_pct(fr['true'][first])}",
+                      f"{sum(secs) / len(secs):.3g}" if secs else "-",
+                      style="green" if a["all"] == best else None)
+    console.print(table)

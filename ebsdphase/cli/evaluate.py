@@ -1,0 +1,85 @@
+"""``ebsdphase evaluate``: score predictions (or a model on maps) against labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ebsdphase.cli._common import EXIT_PARTIAL, console, handle_errors, warn
+
+
+@handle_errors
+def command(
+    inputs: list[str] = typer.Argument(..., help="Prediction folders/files (.phases.h5), or with --model: "
+                                                 "map files, folders or globs."),
+    labels: Optional[Path] = typer.Option(None, "--labels", "-l", help="Folder of <stem>.labels.png files "
+                                          "(required without --model; default with --model: the maps' folder)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Report folder (metrics.json, PNGs)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Predict INPUTS (maps) with this model "
+                                        "bundle or pretrained name first."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="Regular expression on map names; its "
+                                           "first group (or match) names the sample group, e.g. '^(T\\d)_'."),
+    tile: Optional[int] = typer.Option(None, "--tile", help="With --model: predict in tiles of N x N pixels."),
+    overlap: int = typer.Option(0, "--overlap", help="With --model and --tile: tile overlap in pixels."),
+    force: bool = typer.Option(False, "--force", help="With --model: redo predictions that are up to date."),
+) -> None:
+    """Pixel accuracy (CA), confusion matrix, precision/recall, true vs predicted fractions,
+    and an accuracy map per map (white correct, one colour per kind of error)."""
+    from ebsdphase.errors import EbsdphaseError
+
+    if model is not None:
+        from ebsdphase.evaluation import evaluate_maps
+
+        result, _ = evaluate_maps(inputs, model, output, labels=labels, group_by=group_by, tile=tile,
+                                  overlap=overlap, force=force, progress=True)
+    else:
+        if labels is None:
+            raise EbsdphaseError("--labels DIR is required (or give --model to predict maps first)")
+        from ebsdphase.evaluation import evaluate_predictions
+
+        result = evaluate_predictions(inputs, labels, output, group_by=group_by)
+    print_evaluation(result)
+    for stem, why in result.skipped.items():
+        warn(f"skipped {stem}: {why}")
+    console.print(f"report: {result.report_dir / 'metrics.json'}")
+    if result.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{100 * v:.2f}"
+
+
+def print_evaluation(result, title: str = "Evaluation") -> None:
+    names = list(result.classes.names)
+    table = Table(title=title, title_justify="left")
+    table.add_column("map")
+    table.add_column("CA %", justify="right")
+    for n in names:
+        table.add_column(f"P {n}", justify="right")
+        table.add_column(f"R {n}", justify="right")
+    for n in names:
+        table.add_column(f"{n} true/pred %", justify="right")
+    table.add_column("unlabelled", justify="right")
+
+    def row(label, m, style=None):
+        fr = m.fractions
+        cells = [label, _pct(m.accuracy)]
+        for p, r in zip(m.precision, m.recall):
+            cells += [_pct(p), _pct(r)]
+        cells += [f"{_pct(fr['true'][n])} / {_pct(fr['predicted'][n])}" for n in names]
+        cells.append(f"{m.n_unlabelled:,}")
+        table.add_row(*cells, style=style)
+
+    for name, m in result.per_map.items():
+        row(name, m)
+    if result.groups:
+        table.add_section()
+        for name, m in result.groups.items():
+            row(f"group {name}", m, style="cyan")
+    table.add_section()
+    row("all", result.overall, style="bold")
+    console.print(table)

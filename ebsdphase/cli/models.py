@@ -1,0 +1,99 @@
+"""``ebsdphase models list`` / ``ebsdphase models info NAME``: architectures and pretrained models."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from ebsdphase.cli._common import console, handle_errors
+
+app = typer.Typer(help="Architectures (built-in and plugins) and pretrained models.", no_args_is_help=True)
+
+
+def _architectures() -> list[dict]:
+    from ebsdphase.models.registry import architectures
+
+    return [{"name": a.name, "package": a.package, "description": a.description,
+             "params": a.defaults(), "multiple": a.multiple()} for a in architectures().values()]
+
+
+@app.command("list")
+@handle_errors
+def list_command(as_json: bool = typer.Option(False, "--json", help="Print the lists as JSON.")) -> None:
+    """Architectures (with the package providing each) and pretrained models."""
+    from ebsdphase.models.pretrained import list_pretrained
+
+    archs = _architectures()
+    pretrained = list_pretrained()
+    if as_json:
+        typer.echo(json.dumps({"architectures": archs, "pretrained": pretrained}, indent=2))
+        return
+    t = Table(title="Architectures", title_justify="left")
+    for col in ("name", "package", "defaults", "description"):
+        t.add_column(col)
+    for a in archs:
+        t.add_row(a["name"], a["package"], " ".join(f"{k}={v}" for k, v in a["params"].items()), a["description"])
+    console.print(t)
+    if not pretrained:
+        console.print("Pretrained models: none yet")
+        return
+    t = Table(title="Pretrained models", title_justify="left")
+    for col in ("name", "architecture", "channels", "classes", "val. accuracy", "description"):
+        t.add_column(col)
+    for name, e in pretrained.items():
+        acc = (e.get("metrics") or {}).get("val_accuracy")
+        t.add_row(name, e.get("architecture", "?"), ",".join(e.get("channels", [])), ",".join(e.get("classes", [])),
+                  f"{100 * acc:.2f} %" if isinstance(acc, (int, float)) else "", e.get("description", ""))
+    console.print(t)
+
+
+@app.command("info")
+@handle_errors
+def info_command(
+    name: str = typer.Argument(..., help="An architecture name, a pretrained model name or a bundle folder/card."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Parameters of an architecture, or the card of a model (bundle or pretrained)."""
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.models.registry import architectures
+
+    arch = architectures().get(name)
+    if arch is not None:
+        info = {"architecture": arch.name, "package": arch.package, "description": arch.description,
+                "multiple": arch.multiple(),
+                "params": {k: {"default": p.default, "help": p.help,
+                               **({"choices": list(p.choices)} if p.choices else {})}
+                           for k, p in arch.params.items()}}
+        if as_json:
+            typer.echo(json.dumps(info, indent=2))
+            return
+        console.print(f"[bold]{arch.name}[/] from {arch.package}: {arch.description}")
+        console.print(f"map sizes: multiples of {arch.multiple()} with the defaults")
+        t = Table(title="Parameters (--param NAME=VALUE)", title_justify="left")
+        for col in ("name", "default", "choices", "help"):
+            t.add_column(col)
+        for k, p in arch.params.items():
+            t.add_row(k, str(p.default), ", ".join(map(str, p.choices)) if p.choices else "", p.help)
+        console.print(t)
+        return
+
+    summary = load_bundle(name).summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    for key in ("name", "folder", "architecture"):
+        head.add_row(key, str(summary[key]))
+    head.add_row("params", " ".join(f"{k}={v}" for k, v in summary["params"].items()))
+    head.add_row("channels", ", ".join(summary["channels"]))
+    head.add_row("classes", ", ".join(summary["classes"]))
+    for k, v in summary["metrics"].items():
+        head.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    for k in ("dataset", "epoch", "optimizer", "keras_backend"):
+        if k in summary["provenance"]:
+            head.add_row(k, str(summary["provenance"][k]))
+    console.print(head)

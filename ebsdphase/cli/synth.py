@@ -1,0 +1,50 @@
+"""``ebsdphase synth OUT_DIR``: synthetic dual-phase steel maps with exact labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ebsdphase.cli._common import console, handle_errors
+from ebsdphase.errors import EbsdphaseError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'856x1136' -> (856, 1136)."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        rows, cols = (int(p) for p in parts)
+    except ValueError:
+        raise EbsdphaseError(f"--size must be ROWSxCOLS (e.g. 856x1136), got {text!r}") from None
+    if rows < 16 or cols < 16:
+        raise EbsdphaseError(f"--size {text}: at least 16 x 16 pixels")
+    return rows, cols
+
+
+@handle_errors
+def command(
+    out_dir: Path = typer.Argument(..., help="Folder for the maps (created if needed)."),
+    preset: str = typer.Option("t2", "--preset", "-p", help="t1 (57 % ferrite), t2 (42 %), t3 (34 %, "
+                               "Widmanstatten plates) or complex (25 %, serrated, many plates)."),
+    count: int = typer.Option(1, "--count", "-n", help="Number of maps (seeds SEED, SEED+1, ...)."),
+    seed: int = typer.Option(0, "--seed", help="First random seed; the same seed gives identical files."),
+    size: str = typer.Option("856x1136", "--size", help="Map size ROWSxCOLS in pixels."),
+    step: float = typer.Option(0.1, "--step", help="Step size in micrometres."),
+    preview: bool = typer.Option(False, "--preview", help="Also write <stem>.preview.png "
+                                 "(BS, KAM, IPF-Z and labels side by side)."),
+) -> None:
+    """Write synthetic ferrite/martensite maps: <stem>.ctf, <stem>.labels.png and <stem>.json."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ebsdphase.synth import get_preset
+    from ebsdphase.synth.generate import synth_maps
+
+    shape = parse_size(size)
+    get_preset(preset)  # fail on a bad name before the progress bar starts
+    with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(f"{preset} {shape[0]}x{shape[1]}", total=count)
+        paths = synth_maps(out_dir, preset, count, seed, shape, step, preview,
+                           on_map=lambda i, p: bar.advance(task))
+    console.print(f"wrote {len(paths)} map(s) to {out_dir}")

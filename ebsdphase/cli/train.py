@@ -1,0 +1,60 @@
+"""``ebsdphase train DATASET -o RUN_DIR``: fit a network on a prepared dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from ebsdphase.cli._common import console, handle_errors, warn
+
+
+@handle_errors
+def command(
+    dataset: Path = typer.Argument(..., help="A dataset file made by `ebsdphase prepare`."),
+    out: Path = typer.Option(..., "-o", "--out", help="Run folder: model bundle, history.csv, curves.png, checkpoint/."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture (see `ebsdphase models list`); default unet."),
+    param: List[str] = typer.Option([], "--param", "-p", help="Architecture parameter NAME=VALUE, repeatable (e.g. depth=5)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30; with --resume: the new total)."),
+    batch: int = typer.Option(8, "--batch", help="Crops per batch."),
+    optimizer: str = typer.Option("adadelta", "--optimizer", help="adadelta (the paper's; learning rate 1.0) or adam (1e-3)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's, see --optimizer)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of weights, dropout and crop order (same seed, same model)."),
+    patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without improvement (0: never)."),
+    monitor: str = typer.Option("val_loss", "--monitor", help="Metric that picks the best model: val_loss or val_accuracy."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a network (the paper's U-Net by default) on a prepared dataset.
+
+    Keeps the best-validation model as a bundle in RUN_DIR, with a CSV history, the
+    accuracy/loss curves and a checkpoint per epoch for --resume.
+    """
+    from ebsdphase.models.registry import parse_params
+    from ebsdphase.training import train
+
+    params = parse_params(param)
+    if resume and (arch or params or init):
+        warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param and --init are ignored")
+    result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
+                   optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
+                   name=name, resume=resume, init=init, progress=not quiet)
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("model", str(result.bundle) if result.bundle else "none saved")
+    if result.best_epoch is not None:
+        best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+        acc = best.get("val_accuracy", best.get("accuracy"))
+        table.add_row("best epoch", f"{result.best_epoch} of {result.epochs_run}"
+                      + (f"  (accuracy {100 * acc:.2f} %)" if acc is not None else ""))
+    if result.stopped_early:
+        table.add_row("stopped", "early: no improvement for --patience epochs")
+    table.add_row("history", str(result.run_dir / "history.csv"))
+    table.add_row("curves", str(result.run_dir / "curves.png"))
+    console.print(table)

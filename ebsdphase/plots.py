@@ -1,0 +1,136 @@
+"""Every PNG the project writes: phase maps, accuracy maps, bar charts, confusion matrices.
+
+Pixel images (phase and accuracy maps) are written with Pillow, one image pixel per map
+pixel, so they can be overlaid on the map. Charts use matplotlib with the Agg backend,
+imported inside the functions so that ``import ebsdphase`` stays fast. All files are
+written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from ebsdphase._atomic import atomic_path
+from ebsdphase.labels import ClassSet
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_rgb(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write a (rows, cols, 3) uint8 array as a PNG, atomically."""
+    from PIL import Image
+
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB").save(tmp, format="PNG")
+    return p
+
+
+def save_phase_map(path: str | os.PathLike, classes: np.ndarray, class_set: ClassSet,
+                   background: tuple[int, int, int] = (0, 0, 0)) -> Path:
+    """Phase map PNG in the class colours (values outside the classes in ``background``)."""
+    return save_rgb(path, class_set.colourize(np.asarray(classes, np.uint8), unlabelled=background))
+
+
+def save_accuracy_map(path: str | os.PathLike, pred: np.ndarray, labels: np.ndarray,
+                      class_set: ClassSet) -> Path:
+    """Accuracy map PNG (paper Fig. 6): white correct, grey unlabelled, one colour per kind
+    of error as documented in :func:`ebsdphase.metrics.error_colours`."""
+    from ebsdphase.metrics import accuracy_map
+
+    return save_rgb(path, accuracy_map(pred, labels, class_set))
+
+
+def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str, float | None]],
+                  title: str = "Classification accuracy per map") -> Path:
+    """Grouped bar chart like the paper's Fig. 7.
+
+    ``accuracies[method][map] = CA`` in [0, 1] (``None`` = not available). One group of
+    bars per map, one bar per method, plus a group "all" when the caller includes it.
+    """
+    plt = _pyplot()
+    methods = list(accuracies)
+    maps: list[str] = []
+    for per_map in accuracies.values():
+        maps.extend(m for m in per_map if m not in maps)
+    width = 0.8 / max(len(methods), 1)
+    x = np.arange(len(maps))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 0.35 * len(maps) * len(methods) + 0.6 * len(maps)), 3.8),
+                           dpi=120)
+    lowest = 100.0
+    for i, method in enumerate(methods):
+        vals = np.array([np.nan if accuracies[method].get(m) is None else 100 * accuracies[method][m]
+                         for m in maps], dtype=float)
+        if np.isfinite(vals).any():
+            lowest = min(lowest, float(np.nanmin(vals)))
+        bars = ax.bar(x + (i - (len(methods) - 1) / 2) * width, np.nan_to_num(vals), width, label=method)
+        for rect, v in zip(bars, vals):
+            if np.isfinite(v) and len(maps) * len(methods) <= 24:
+                ax.annotate(f"{v:.1f}", (rect.get_x() + rect.get_width() / 2, v), ha="center",
+                            va="bottom", fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x)
+    ax.set_xticklabels(maps, rotation=30 if len(maps) > 4 else 0, ha="right" if len(maps) > 4 else "center")
+    ax.set_ylabel("CA (%)")
+    # zoom on the interesting range as the paper does, but never hide a bar completely
+    ax.set_ylim(max(0.0, np.floor(lowest - 3)), 100.5)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _savefig(fig, path)
+
+
+def confusion_figure(path: str | os.PathLike, cm: np.ndarray, class_set: ClassSet,
+                     title: str = "Confusion matrix") -> Path:
+    """Confusion matrix (rows true, columns predicted) with counts, row percentages,
+    recall per row, precision per column and the CA, as in the paper's Table 3."""
+    from ebsdphase.metrics import Metrics
+
+    plt = _pyplot()
+    m = Metrics(classes=class_set, confusion_matrix=cm)
+    cm = m.confusion_matrix
+    k = len(class_set)
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * k, 1.4 + 1.3 * k), dpi=120)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for t in range(k):
+        for p in range(k):
+            ax.text(p, t, f"{cm[t, p]:,}\n{100 * share[t, p]:.2f} %", ha="center", va="center",
+                    fontsize=8, color="white" if share[t, p] > 0.6 else "black")
+    names = list(class_set.names)
+    rec = [f"{n}\nrecall {100 * r:.2f} %" if np.isfinite(r) else n for n, r in zip(names, m.recall)]
+    prec = [f"{n}\nprecision {100 * p:.2f} %" if np.isfinite(p) else n for n, p in zip(names, m.precision)]
+    ax.set_xticks(range(k))
+    ax.set_xticklabels(prec, fontsize=8)
+    ax.set_yticks(range(k))
+    ax.set_yticklabels(rec, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ca = m.accuracy
+    ax.set_title(f"{title}\nCA = {100 * ca:.2f} %" if np.isfinite(ca) else title, fontsize=9)
+    fig.tight_layout()
+    return _savefig(fig, path)
+
+
+def _savefig(fig, path: str | os.PathLike) -> Path:
+    p = Path(path)
+    try:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return p

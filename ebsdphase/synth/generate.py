@@ -1,0 +1,231 @@
+"""Assemble a synthetic dual-phase map: structure, orientations, pattern quality, files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ebsdphase.ebsdmap import EBSDMap, Phase
+from ebsdphase.errors import EbsdphaseError
+from ebsdphase.synth import _quat
+from ebsdphase.synth.ferrite import grow_ferrite
+from ebsdphase.synth.martensite import form_martensite
+from ebsdphase.synth.presets import Preset, get_preset
+from ebsdphase.synth.quality import pattern_quality
+from ebsdphase.synth.tessellation import prior_austenite, random_orientations, smooth_noise
+
+FERRITE, MARTENSITE = 0, 1
+IRON_BCC = Phase(name="Iron bcc", laue="m-3m", lattice=(2.87, 2.87, 2.87, 90.0, 90.0, 90.0),
+                 space_group=229)
+
+# Orientation noise and lattice curvature, in degrees. Calibrated so that the 3x3 / 3 deg
+# KAM averages ~0.2 deg in ferrite and ~0.5 deg in martensite (paper, section 2.3).
+NOISE_FERRITE_DEG = 0.085
+NOISE_MARTENSITE_DEG = 0.12
+CURVATURE_FERRITE_DEG = 0.8      # over ~3 um
+CURVATURE_MARTENSITE_DEG = 0.55  # over ~0.6 um
+CURVATURE_TEMPERED_DEG = 0.3
+
+
+@dataclass
+class SynthResult:
+    map: EBSDMap
+    labels: np.ndarray  # (rows, cols) uint8, 0 ferrite, 1 martensite, every pixel
+    info: dict          # parameters, seed and true fractions (the JSON sidecar)
+
+
+def _orientation_field(rng, shape, scale_px):
+    return np.stack([smooth_noise(rng, shape, scale_px) for _ in range(3)], axis=-1)
+
+
+def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int] = (856, 1136),
+               step: float = 0.1) -> SynthResult:
+    """Generate one map with its labels and the description written to the JSON sidecar."""
+    p = get_preset(preset)
+    rows, cols = (int(v) for v in shape)
+    if rows < 16 or cols < 16:
+        raise EbsdphaseError(f"map size {rows} x {cols} is too small (at least 16 x 16)")
+    if not (0.005 <= step <= 5.0):
+        raise EbsdphaseError(f"step {step} um is outside 0.005-5 um")
+    rng = np.random.default_rng(seed)
+    shape = (rows, cols)
+    px = 1.0 / step
+
+    pag, n_pag = prior_austenite(rng, shape, p.pag_size_um * px)
+    parent_q = random_orientations(rng, n_pag)
+    fer = grow_ferrite(rng, pag, parent_q, p, step)
+    mar = form_martensite(rng, pag, parent_q, fer, p, step)
+    is_m = fer.grain < 0
+    labels = np.where(is_m, MARTENSITE, FERRITE).astype(np.uint8)
+
+    # crystal regions for the quality model: ferrite grains and martensite variant regions
+    unit = np.where(is_m, mar.unit, -2 - fer.grain.astype(np.int64))
+    small = ~is_m & fer.small[np.maximum(fer.grain, 0)]
+    qual = pattern_quality(rng, is_m, unit, mar.lath, mar.tempered, small, p, step)
+
+    # orientations: base + smooth lattice curvature + pixel noise (worse patterns, more noise)
+    base = np.where(is_m[..., None], mar.orientation, fer.orientation[np.maximum(fer.grain, 0)])
+    curv_f = _orientation_field(rng, shape, 3.0 * px)
+    curv_m = _orientation_field(rng, shape, 0.6 * px)
+    amp_m = np.where(mar.tempered, CURVATURE_TEMPERED_DEG, CURVATURE_MARTENSITE_DEG)
+    curv = np.where(is_m[..., None], curv_m * amp_m[..., None], curv_f * CURVATURE_FERRITE_DEG)
+    sigma = np.where(is_m & ~mar.tempered, NOISE_MARTENSITE_DEG, NOISE_FERRITE_DEG)
+    sigma = sigma * np.clip(140.0 / np.maximum(qual.clean, 20.0), 0.7, 3.0)
+    noise = rng.standard_normal(shape + (3,)) * sigma[..., None]
+    rot = np.radians(curv + noise)
+    q = _quat.qmul(_quat.from_rotvec(rot), base)
+    q *= np.where(q[..., :1] < 0, -1.0, 1.0)
+    q = q.astype(np.float32)
+    q[~qual.indexed] = 0.0
+
+    emap = EBSDMap(quaternions=q, phase_id=qual.indexed.astype(np.int16), phases={1: IRON_BCC},
+                   step=(step, step), channels=qual.channels, source=None, format="synthetic",
+                   metadata={"generator": "ebsdphase.synth", "preset": p.name, "seed": int(seed),
+                             # the paper's acquisition (section 2.2), for the .ctf header
+                             "acquisition": {"Mag": 1000, "KV": 20, "TiltAngle": 70}})
+
+    idx = qual.indexed
+    n_idx = max(int(np.count_nonzero(idx)), 1)
+    info = {
+        "generator": "ebsdphase.synth",
+        "preset": p.name,
+        "seed": int(seed),
+        "shape": [rows, cols],
+        "step_um": step,
+        "parameters": p.to_dict(),
+        "prior_austenite_grains": int(n_pag),
+        "ferrite_grains": int(len(fer.orientation)),
+        "fractions_all": {"ferrite": float(np.mean(labels == FERRITE)),
+                          "martensite": float(np.mean(labels == MARTENSITE))},
+        "fractions_indexed": {"ferrite": float(np.count_nonzero(idx & (labels == FERRITE)) / n_idx),
+                              "martensite": float(np.count_nonzero(idx & (labels == MARTENSITE)) / n_idx)},
+        "indexed_fraction": float(np.mean(idx)),
+        "confounders": {"tempered_martensite": float(np.mean(mar.tempered)),
+                        "widmanstatten_ferrite": float(np.mean(fer.plate)),
+                        "martensite_beside_plates": float(np.mean(mar.beside_plate)),
+                        "small_ferrite": float(np.mean(small))},
+        "acquisition": qual.info,
+        "classes": ["ferrite", "martensite"],
+    }
+    return SynthResult(map=emap, labels=labels, info=info)
+
+
+def generate(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int] = (856, 1136),
+             step: float = 0.1) -> tuple[EBSDMap, np.ndarray]:
+    """A synthetic dual-phase steel EBSD map and its exact labels.
+
+    Returns ``(map, labels)``: ``labels`` is (rows, cols) uint8, 0 ferrite, 1 martensite,
+    for every pixel (non-indexed ones included, with their true class). The same arguments
+    always give the same map.
+    """
+    r = synthesize(preset, seed, shape, step)
+    return r.map, r.labels
+
+
+def write_synthetic(result: SynthResult, folder: str | Path, stem: str, preview: bool = False) -> list[Path]:
+    """Write ``<stem>.ctf``, ``<stem>.labels.png`` (+ sidecar) and ``<stem>.json``
+    (and ``<stem>.preview.png``) into ``folder``; returns the paths written."""
+    from ebsdphase._atomic import write_text_atomic
+    from ebsdphase.io import write_map
+    from ebsdphase.labels import ClassSet, labels_path, write_labels
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ctf = folder / f"{stem}.ctf"
+    write_map(result.map, ctf)
+    lab = write_labels(labels_path(ctf), result.labels, ClassSet())
+    side = folder / f"{stem}.json"
+    write_text_atomic(side, json.dumps(result.info, indent=2) + "\n")
+    out = [ctf, lab, side]
+    if preview:
+        out.append(write_preview(result, folder / f"{stem}.preview.png"))
+    return out
+
+
+def map_stem(preset: str | Preset, seed: int) -> str:
+    """File stem of a generated map: ``synth_<preset>_<seed>``."""
+    return f"synth_{get_preset(preset).name}_{int(seed):04d}"
+
+
+def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, seed: int = 0,
+               shape: tuple[int, int] = (856, 1136), step: float = 0.1, preview: bool = False,
+               on_map=None) -> list[Path]:
+    """Generate ``count`` maps with seeds ``seed, seed + 1, ...`` and write them to ``folder``.
+
+    ``on_map(i, paths)`` is called after each map (for progress bars). Returns the .ctf paths.
+    """
+    if count < 1:
+        raise EbsdphaseError(f"--count must be at least 1, got {count}")
+    out = []
+    for i in range(count):
+        s = seed + i
+        result = synthesize(preset, s, shape, step)
+        paths = write_synthetic(result, folder, map_stem(preset, s), preview=preview)
+        out.append(paths[0])
+        if on_map is not None:
+            on_map(i, paths)
+    return out
+
+
+def write_preview(result: SynthResult, path: str | Path) -> Path:
+    """BS, KAM, orientation colouring and labels side by side, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ebsdphase._atomic import atomic_path
+    from ebsdphase.labels import ClassSet
+
+    m = result.map
+    kam = _kam_for_preview(m)
+    ipf = ipf_z_colours(m.quaternions)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 5.2 * m.rows / m.cols + 0.8), constrained_layout=True)
+    im = axes[0].imshow(m.channels["bs"], cmap="gray")
+    fig.colorbar(im, ax=axes[0], shrink=0.7)
+    im = axes[1].imshow(kam, cmap="viridis", vmin=0, vmax=1.5)
+    fig.colorbar(im, ax=axes[1], shrink=0.7)
+    axes[2].imshow(ipf)
+    axes[3].imshow(ClassSet().colourize(result.labels))
+    titles = ["band slope (BS)", "KAM 3x3, 3 deg (deg)", "IPF-Z", "truth: ferrite red, martensite blue"]
+    for ax, t in zip(axes, titles):
+        ax.set_title(t)
+        ax.set_axis_off()
+    info = result.info
+    fig.suptitle(f"synthetic {info['preset']} seed {info['seed']}: ferrite "
+                 f"{100 * info['fractions_all']['ferrite']:.1f} %, indexed {100 * info['indexed_fraction']:.1f} %")
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    return p
+
+
+def _kam_for_preview(m: EBSDMap) -> np.ndarray:
+    try:
+        from ebsdphase.crystal import kam  # the crystal helper's kernel, when present
+    except ImportError:
+        kam = None
+    if kam is not None:
+        return np.asarray(kam(m))
+    return np.zeros(m.shape, np.float32)
+
+
+def ipf_z_colours(q: np.ndarray) -> np.ndarray:
+    """Inverse pole figure colours of the sample Z axis (cubic standard triangle), uint8 RGB.
+
+    Non-indexed pixels (zero quaternion) are black.
+    """
+    qf = np.asarray(q, dtype=np.float64).reshape(-1, 4)
+    m = _quat.to_matrix(qf)
+    v = np.abs(m[:, :, 2])  # crystal components of sample Z (v_c = M v_s), folded by symmetry
+    v = np.sort(v, axis=1)  # h <= k <= l: the fundamental triangle [001]-[101]-[111]
+    h, k, l = v[:, 0], v[:, 1], v[:, 2]
+    rgb = np.stack([l - k, k - h, h * np.sqrt(3.0)], axis=1)
+    rgb /= np.maximum(rgb.max(axis=1, keepdims=True), 1e-12)
+    rgb = np.sqrt(rgb)
+    rgb[np.all(qf == 0, axis=1)] = 0.0
+    return (rgb.reshape(q.shape[:-1] + (3,)) * 255).astype(np.uint8)

@@ -1,0 +1,152 @@
+"""The channel recipe: parsing, round trips, per-map standardisation, derived channels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ebsdphase import EBSDMap, EbsdphaseError, Phase
+from ebsdphase.features import ChannelRecipe
+
+PHASES = {1: Phase("Iron bcc", "m-3m")}
+
+
+def _map(rows=6, cols=7, seed=0, unindexed=((0, 0), (2, 3))):
+    rng = np.random.default_rng(seed)
+    euler = rng.uniform(0, 1, (rows, cols, 3))
+    pid = np.ones((rows, cols), np.int16)
+    for r, c in unindexed:
+        pid[r, c] = 0
+    bs = rng.normal(50, 7, (rows, cols)).astype(np.float32)
+    bc = rng.normal(120, 30, (rows, cols)).astype(np.float32)
+    return EBSDMap.from_euler(euler, pid, PHASES, (0.1, 0.1), {"bs": bs, "BC": bc},
+                              source="tiny.ctf")
+
+
+# -- recipe as a value ------------------------------------------------------------------------
+def test_parse_accepts_commas_plus_and_aliases():
+    assert ChannelRecipe.parse("bs,kam").names == ("bs", "kam")
+    assert ChannelRecipe.parse(" BS + KAM ").names == ("bs", "kam")
+    assert ChannelRecipe.parse("quaternions,bs").names == ("quat", "bs")
+
+
+@pytest.mark.parametrize("text", ["", " , ", "bs,bs", "bs,BS"])
+def test_parse_rejects_empty_and_duplicates(text):
+    with pytest.raises(EbsdphaseError):
+        ChannelRecipe.parse(text)
+
+
+def test_channel_counts_and_labels():
+    r = ChannelRecipe.parse("quat,bs,kam")
+    assert r.n_channels == 6
+    assert r.channel_labels() == ["q0", "q1", "q2", "q3", "bs", "kam"]
+    assert ChannelRecipe(("bs",)).n_channels == 1
+
+
+def test_dict_round_trip_through_json():
+    r = ChannelRecipe(("quat", "bs"), kam_order=2, kam_threshold=5.0, grain_angle=2.0,
+                      unindexed_value=-3.0)
+    back = ChannelRecipe.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back == r
+    assert hash(back) == hash(r)
+
+
+def test_from_dict_rejects_unknown_fields_and_bad_values():
+    with pytest.raises(EbsdphaseError, match="unknown fields"):
+        ChannelRecipe.from_dict({"names": ["bs"], "mean": 3.0})
+    with pytest.raises(EbsdphaseError, match="normalisation"):
+        ChannelRecipe(("bs",), normalisation="minmax")
+    with pytest.raises(EbsdphaseError):
+        ChannelRecipe(("bs",), kam_order=0)
+
+
+# -- building inputs from scalar channels -----------------------------------------------------
+def test_zscore_uses_indexed_pixels_and_sets_unindexed_value():
+    m = _map()
+    # junk on non-indexed pixels must not leak into the statistics
+    m.channels["bs"][~m.indexed] = 1e6
+    x = ChannelRecipe(("bs", "bc"), unindexed_value=-2.5).build(m)
+    assert x.shape == (6, 7, 2) and x.dtype == np.float32
+    idx = m.indexed
+    for k in range(2):
+        assert abs(x[..., k][idx].mean()) < 1e-5
+        assert abs(x[..., k][idx].std() - 1) < 1e-4
+        assert np.all(x[..., k][~idx] == -2.5)
+    # standardisation is affine in the raw values
+    raw = m.channels["bs"][idx]
+    expected = (raw - raw.mean()) / raw.std()
+    np.testing.assert_allclose(x[..., 0][idx], expected, atol=1e-5)
+
+
+def test_per_map_statistics_make_gain_and_offset_irrelevant():
+    a = _map()
+    b = _map()
+    b.channels["bs"] = b.channels["bs"] * 3.0 + 40.0
+    r = ChannelRecipe(("bs",))
+    np.testing.assert_allclose(r.build(a), r.build(b), atol=1e-5)
+
+
+def test_constant_channel_and_non_finite_values():
+    m = _map()
+    m.channels["bs"][:] = 7.0
+    m.channels["bc"][1, 1] = np.nan
+    x = ChannelRecipe(("bs", "bc")).build(m)
+    assert np.all(x[..., 0] == 0.0)
+    assert x[1, 1, 1] == 0.0 and np.isfinite(x).all()
+
+
+def test_no_normalisation_keeps_raw_values():
+    m = _map()
+    x = ChannelRecipe(("bs",), normalisation="none", unindexed_value=0.0).build(m)
+    np.testing.assert_array_equal(x[..., 0][m.indexed], m.channels["bs"][m.indexed])
+
+
+def test_missing_channel_is_named_with_the_file():
+    m = _map()
+    r = ChannelRecipe(("bs", "iq", "kam"))
+    assert r.missing(m) == ["iq"]
+    with pytest.raises(EbsdphaseError, match=r"tiny\.ctf.*iq"):
+        r.build(m)
+
+
+# -- derived channels (need the crystal kernels) ----------------------------------------------
+def test_kam_channel_is_standardised_crystal_kam():
+    from ebsdphase.crystal import kam
+
+    m = _map(12, 13, seed=3)
+    x = ChannelRecipe(("kam",), kam_order=1, kam_threshold=5.0).build(m)
+    raw = kam(m.copy(), 1, 5.0)
+    idx = m.indexed
+    v = raw[idx].astype(np.float64)
+    np.testing.assert_allclose(x[..., 0][idx], (v - v.mean()) / v.std(), atol=1e-4)
+    assert np.all(x[..., 0][~idx] == 0.0)
+
+
+def test_quat_channels_are_unit_on_indexed_and_zero_elsewhere():
+    m = _map(10, 10, seed=4)
+    x = ChannelRecipe(("quat", "bs")).build(m)
+    assert x.shape == (10, 10, 5)
+    idx = m.indexed
+    np.testing.assert_allclose(np.linalg.norm(x[..., :4][idx], axis=-1), 1.0, atol=1e-5)
+    assert np.all(x[..., :4][~idx] == 0.0)
+
+
+def test_quat_channels_are_homogenised_within_a_grain():
+    from ebsdphase.crystal.quaternion import cubic_symmetry, qmul
+
+    # one grain: the same orientation written with different cubic symmetry equivalents
+    rows, cols = 4, 5
+    base = np.array([0.9, 0.1, 0.3, 0.2])
+    base /= np.linalg.norm(base)
+    sym = cubic_symmetry()
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(sym), rows * cols)
+    q = qmul(sym[pick], np.broadcast_to(base, (rows * cols, 4))).reshape(rows, cols, 4)
+    m = EBSDMap(q.astype(np.float32), np.ones((rows, cols), np.int16), PHASES, (1, 1))
+    x = ChannelRecipe(("quat",)).build(m)
+    flat = x.reshape(-1, 4)
+    # all pixels now carry one representative (up to the q == -q sign)
+    same = np.abs(flat @ flat[0])
+    np.testing.assert_allclose(same, 1.0, atol=1e-5)
