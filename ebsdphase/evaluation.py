@@ -77,13 +77,14 @@ def find_predictions(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 
 def evaluate_predictions(
     inputs: Sequence[str | os.PathLike] | str | os.PathLike,
-    labels: str | os.PathLike,
+    labels: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None,
     group_by: str | None = None,
     plots: bool = True,
     skipped: dict[str, str] | None = None,
 ) -> Evaluation:
-    """Score every ``<stem>.phases.h5`` in ``inputs`` against ``<labels>/<stem>.labels.png``.
+    """Score every ``<stem>.phases.h5`` in ``inputs`` against ``<labels>/<stem>.labels.png``
+    (``labels=None``: beside the map each prediction was made from, as recorded in it).
 
     A prediction without labels, or whose labels do not fit, is skipped and listed in
     ``Evaluation.skipped``; when nothing can be scored an :class:`EbsdphaseError` is raised.
@@ -93,8 +94,8 @@ def evaluate_predictions(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = find_predictions(inputs)
-    labels_dir = Path(labels)
-    if not labels_dir.is_dir():
+    labels_dir = None if labels is None else Path(labels)
+    if labels_dir is not None and not labels_dir.is_dir():
         raise EbsdphaseError(f"{labels_dir}: labels folder not found")
     per_map: dict[str, Metrics] = {}
     skipped = dict(skipped or {})
@@ -104,7 +105,12 @@ def evaluate_predictions(
         stem = prediction_stem(f)
         try:
             pred = read_prediction(f, probabilities=False)
-            lab_file = labels_path(stem + ".x", labels_dir)
+            if labels_dir is not None:
+                lab_file = labels_path(stem + ".x", labels_dir)
+            elif pred.source:
+                lab_file = labels_path(pred.source)
+            else:
+                raise EbsdphaseError(f"{f}: the prediction does not name its map; give the labels folder")
             lab = read_labels(lab_file, pred.shape)
             _check_classes(lab_file, pred.class_set)
             if classes is None:
@@ -178,17 +184,13 @@ def evaluate_maps(
     progress: bool = False,
 ):
     """Predict ``maps`` with ``model`` into ``out_dir/predictions`` then evaluate them
-    against ``labels`` (default: the folder of the first map). Returns
+    against ``labels`` (default: the labels beside each map). Returns
     ``(Evaluation, PredictRun)``."""
     from ebsdphase.inference import predict_paths
 
     out = Path(out_dir)
     run = predict_paths(maps, model, out / "predictions", tile=tile, overlap=overlap, force=force,
                         progress=progress)
-    if labels is None:
-        if not run.inputs:
-            raise EbsdphaseError("no map to evaluate")
-        labels = run.inputs[0].parent
     done = [out / "predictions" / f"{s}{SUFFIX}" for s in run.done_stems]
     if not done:
         raise EbsdphaseError("no map could be predicted: " + "; ".join(run.failed.values()))

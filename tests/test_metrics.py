@@ -22,7 +22,7 @@ from ebsdphase.metrics import (
     group_key,
     group_metrics,
 )
-from ebsdphase.prediction import Prediction, from_probabilities, read_prediction, write_prediction
+from ebsdphase.prediction import from_probabilities, read_prediction, write_prediction
 
 F, M, U = 0, 1, 255  # ferrite, martensite, unlabelled
 

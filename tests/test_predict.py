@@ -183,6 +183,12 @@ def test_evaluate_with_model_predicts_then_scores(bundle, folder, tmp_path):
     data = json.loads((out / "metrics.json").read_text())
     assert set(data["per_map"]) == {"a", "c"} and data["accuracy"] > 0.9
     assert (out / "predictions" / "a.phases.h5").exists() and (out / "a.accuracy.png").exists()
+    # without --labels, each prediction finds the labels beside the map it was made from
+    write_labels(maps / "c.labels.png", truth["c"])
+    r = CliRunner().invoke(app, ["evaluate", str(out / "predictions" / "c.phases.h5"), "-o", str(tmp_path / "r2")])
+    assert r.exit_code == 0, r.output
+    again = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    assert again["per_map"]["c"] == data["per_map"]["c"]
 
 
 def test_import_ebsdphase_stays_light():
@@ -190,3 +196,26 @@ def test_import_ebsdphase_stays_light():
             "print(sorted(m for m in ('keras', 'jax', 'matplotlib', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_folder_expansion_keeps_maps_only(tmp_path):
+    from ebsdphase.paths import expand_maps
+
+    for name in ("a.cpr", "a.crc", "notes.txt", "model.weights.h5", "x.ebsd.h5", "x.phases.h5", "b.ctf"):
+        (tmp_path / name).write_bytes(b"junk")
+    # .crc is the second file of a .cpr map; .txt/.h5 need content a format recognises;
+    # a corrupt file with a map-specific extension is kept so that reading reports it
+    assert [p.name for p in expand_maps([tmp_path])] == ["a.cpr", "b.ctf", "x.ebsd.h5"]
+    # a file named explicitly is always kept
+    assert [p.name for p in expand_maps([tmp_path / "notes.txt"])] == ["notes.txt"]
+
+
+def test_bad_tile_options_are_clear_errors(bundle):
+    from ebsdphase.errors import EbsdphaseError
+    from ebsdphase.inference import predict
+
+    ebsd, _ = blob_map(3, shape=(40, 40))
+    with pytest.raises(EbsdphaseError, match="overlap"):
+        predict(ebsd, bundle, tile=16, overlap=16)
+    with pytest.raises(EbsdphaseError, match="smaller than"):
+        predict(ebsd, bundle, tile=1)

@@ -16,7 +16,7 @@ def command(
     inputs: list[str] = typer.Argument(..., help="Prediction folders/files (.phases.h5), or with --model: "
                                                  "map files, folders or globs."),
     labels: Optional[Path] = typer.Option(None, "--labels", "-l", help="Folder of <stem>.labels.png files "
-                                          "(required without --model; default with --model: the maps' folder)."),
+                                          "(default: beside each map)."),
     output: Path = typer.Option(..., "--output", "-o", help="Report folder (metrics.json, PNGs)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Predict INPUTS (maps) with this model "
                                         "bundle or pretrained name first."),
@@ -28,16 +28,12 @@ def command(
 ) -> None:
     """Pixel accuracy (CA), confusion matrix, precision/recall, true vs predicted fractions,
     and an accuracy map per map (white correct, one colour per kind of error)."""
-    from ebsdphase.errors import EbsdphaseError
-
     if model is not None:
         from ebsdphase.evaluation import evaluate_maps
 
         result, _ = evaluate_maps(inputs, model, output, labels=labels, group_by=group_by, tile=tile,
                                   overlap=overlap, force=force, progress=True)
     else:
-        if labels is None:
-            raise EbsdphaseError("--labels DIR is required (or give --model to predict maps first)")
         from ebsdphase.evaluation import evaluate_predictions
 
         result = evaluate_predictions(inputs, labels, output, group_by=group_by)

@@ -64,7 +64,7 @@ def _matrix_to_quat(m: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _variants() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _variants() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from ebsdphase.crystal._disorientation import disorientation
 
     t = ks_matrix()
@@ -91,7 +91,7 @@ def _variants() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     order_arr = np.array(order)
     packet = np.array([plane_list.index(keys[i]) for i in order_arr])
     plane_normals = np.array(plane_list, dtype=np.float64) / np.sqrt(3.0)
-    return quats[order_arr], packet, plane_normals, mats[order_arr]
+    return quats[order_arr], packet, plane_normals
 
 
 def ks_variants() -> np.ndarray:

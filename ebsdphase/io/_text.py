@@ -1,9 +1,10 @@
 """What the text map readers (.ctf, .ang, OIM grain files) share.
 
-* :func:`parse_numbers`: the numeric body of a text map, parsed by one numba pass over the
-  raw bytes. ``numpy.loadtxt`` turns every field into a Python-level token first and needs
-  seconds for a 1 M-point map; this parser reads each byte once and is an order of
-  magnitude faster (``benchmarks/bench_read.py``). Fields are separated by spaces or tabs,
+* :func:`parse_numbers`: the numeric body of a text map, parsed by numba straight from the
+  raw bytes, in chunks cut at line ends and parsed in parallel. ``numpy.loadtxt`` turns
+  every field into a Python-level token first and needs seconds for a 1 M-point map; this
+  parser reads each byte once, and ``read_map`` on such a .ctf is about 10x faster than
+  ``loadtxt`` alone (``benchmarks/bench_read.py``). Fields are separated by spaces or tabs,
   lines by ``\\n`` (a ``\\r`` before it is ignored), blank lines are skipped. With
   ``decimal_comma`` a ``,`` is the decimal mark (European Channel 5 exports).
 * :func:`place_on_grid`: the strict square-grid placement of scan points (x, y), with the
@@ -635,7 +636,6 @@ def euler_to_quaternions(e1: np.ndarray, e2: np.ndarray, e3: np.ndarray,
     shape = phase_id.shape
     out = np.empty((phase_id.size, 4), dtype=np.float32)
     scale = math.pi / 180.0 if degrees else 1.0
-    _quats(np.ascontiguousarray(e1, np.float64).ravel(), np.ascontiguousarray(e2, np.float64).ravel(),
-           np.ascontiguousarray(e3, np.float64).ravel(), np.ascontiguousarray(phase_id).ravel(),
-           scale, out)
+    e1, e2, e3 = (np.ascontiguousarray(e, np.float64).ravel() for e in (e1, e2, e3))
+    _quats(e1, e2, e3, np.ascontiguousarray(phase_id).ravel(), scale, out)
     return out.reshape(shape + (4,))

@@ -17,10 +17,13 @@ Header: the phase table comes from ``# Phase N`` blocks (``# MaterialName``,
 * when NROWS/NCOLS disagree with a complete grid in the data, the data wins and an
   :class:`~ebsdphase.errors.EbsdphaseWarning` says so;
 * hexagonal grids (``# GRID: HexGrid``, or rows found shifted by half a step) are
-  resampled onto a square grid by the rule of :mod:`ebsdphase.io._grid` (one square row
-  per hex row, columns every XSTEP, each pixel takes the nearest point of its row), with a
-  warning; the map step becomes (XSTEP, YSTEP). A HexGrid header over square data is read
-  as square;
+  resampled onto a square grid by the rule of :mod:`ebsdphase.io._grid` (the same for
+  .osc and OIM .h5): one square row per hex row, as many columns (every XSTEP from the
+  smallest x) as the longest row has points, each pixel takes the nearest point of its row;
+  in the rows shifted by XSTEP/2 a pixel lies between two points and takes the left one
+  (the first pixel takes the first point). Nothing is interpolated; a warning says so and
+  the map step becomes (XSTEP, YSTEP). A HexGrid header over square data is read as
+  square;
 * a partial last row (a truncated file) or scattered points are a
   :class:`~ebsdphase.errors.MapReadError`.
 

@@ -63,11 +63,13 @@ def weighted_voronoi(yy, xx, sy, sx, scale, mask):
 
 @njit(cache=True)
 def paint_plates(out, allowed, y0, x0, ty, tx, length, width, value):
-    """Tapered plates (needles) from (y0, x0) along unit (ty, tx): a pixel at distance s
-    along and d across belongs to plate i when 0 <= s <= length_i and
-    |d| <= width_i / 2 * (1 - 0.7 s / length_i). Only pixels with allowed[i-th region] set
-    are painted: ``allowed`` is (rows, cols) int32 and plate i needs allowed == value[i]'s
-    region id, passed as value[i, 1]; out gets value[i, 0]."""
+    """Paint tapered plates (needles) into ``out``.
+
+    Plate i starts at (y0, x0) and runs along the unit vector (ty, tx): a pixel at distance
+    s along it and d across belongs to it when 0 <= s <= length_i and
+    |d| <= width_i / 2 * (1 - 0.7 s / length_i). It is painted with value[i, 0], and only
+    where ``allowed`` (a region map, e.g. the prior austenite grains) equals value[i, 1].
+    """
     rows, cols = out.shape
     for i in range(y0.shape[0]):
         L = length[i]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.crystal.quaternion import qinv, qmul  # noqa: F401  (re-exported for synth)
+from ebsdphase.crystal.quaternion import qmul  # noqa: F401  (one import place for synth)
 
 
 def from_rotvec(v: np.ndarray) -> np.ndarray:
