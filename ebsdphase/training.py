@@ -431,6 +431,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "keras_backend": keras.backend.backend(),
             "ebsdphase_version": ebsdphase.__version__,
         }
+        if config["name"] in ("train", "history", "curves", "checkpoint"):
+            raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass --name")
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError("--batch and --epochs must be at least 1")
 

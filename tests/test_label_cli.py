@@ -161,3 +161,17 @@ def test_real_maps_threshold_and_phase_file(parts, channel, phase_class, classes
     out = read_labels(tmp_path / "f" / f"{stem}.labels.png", ebsd.shape)
     changed = np.mean(out != given)
     assert changed < 0.05
+
+
+def test_label_options_skip_vote_and_warn_on_unused(block_file, tmp_path):
+    path, truth = block_file
+    write_scribbles(tmp_path / "s.png", strokes_from_labels(truth, 0.03))
+    r = run(path, "-o", tmp_path / "out", "--grain-angle", "0", "--unindexed", "ignore",
+            "--scribbles", tmp_path / "s.png")
+    assert r.exit_code == 0, r.output
+    assert "--scribbles is ignored without --prelabel forest" in r.output
+    labels = read_labels(tmp_path / "out" / "block.labels.png", truth.shape)
+    ebsd = read_map(path)
+    assert (labels[~ebsd.indexed] == UNLABELLED).all()
+    # no grain vote: the noisy pixel threshold shows through
+    assert 0.7 < (labels[ebsd.indexed] == truth[ebsd.indexed]).mean() < 0.95

@@ -19,7 +19,7 @@ from ebsdphase.labels import read_labels
 from ebsdphase.synth import PRESETS, generate, synthesize
 
 DATA = Path(ebsdphase.__file__).parent / "data"
-SHAPE = (200, 260)
+SHAPE = (256, 320)
 SEEDS = (0, 1, 2)
 
 

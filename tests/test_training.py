@@ -146,13 +146,19 @@ def test_resume_gives_the_same_weights(dataset, reference_run, tmp_path):
     assert resumed.best_epoch == reference_run.best_epoch
 
 
-def test_cli_fine_tunes_from_init(dataset, reference_run, tmp_path):
-    """`train --init` starts from trained weights: the first epoch is already good."""
+def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_run, tmp_path):
+    """`train --init` starts from the trained weights: with a learning rate of 0 the first
+    validation loss is exactly the reference's best; nothing improves after it, so
+    `--patience 1` stops the run after the second epoch."""
     out = tmp_path / "finetuned"
     result = CliRunner().invoke(app, ["train", str(dataset), "-o", str(out), "--init", str(reference_run.run_dir),
-                                      "--epochs", "1", "--seed", "5", "-q"])
+                                      "--epochs", "6", "--lr", "0", "--patience", "1", "--seed", "5", "-q"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert "stopped" in result.output
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    assert float(rows[0]["val_loss"]) == pytest.approx(reference_run.best_value, rel=1e-5)
     assert float(rows[0]["val_accuracy"]) > 0.85
     card = json.loads((out / "finetuned.json").read_text())
     assert card["params"]["depth"] == 3 and card["provenance"]["init"].endswith("reference.json")
@@ -223,3 +229,10 @@ def test_example_plugin_trains_through_the_cli(dataset, tmp_path):
              "assert p.shape == (13, 17, 2) and np.allclose(p.sum(-1), 1, atol=1e-5); print('ok')")
     pred = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
     assert pred.returncode == 0 and "ok" in pred.stdout, pred.stderr
+
+    example = ROOT / "ebsdphase" / "data" / "example_t2.ctf"
+    if example.exists():  # and through `ebsdphase predict` on a real map file (bs + kam channels)
+        pred = subprocess.run(cli + ["predict", str(example), "--model", str(out), "-o", str(tmp_path / "pred")],
+                              capture_output=True, text=True, env=env, timeout=180)
+        assert pred.returncode == 0, pred.stderr
+        assert (tmp_path / "pred" / "example_t2.phases.png").exists()

@@ -15,12 +15,18 @@ from ebsdphase.cli._common import console, handle_errors
 def command(
     path: Path = typer.Argument(..., help="An EBSD map file (.ctf, .cpr, .ang, .osc, .h5, .h5oina, .ebsd.h5)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    kam: bool = typer.Option(False, "--kam", help="Also compute KAM (3 x 3 kernel, 3 deg) and list it as a channel."),
 ) -> None:
     """Show a map's format, grid, step, phases, indexing rate and channels."""
     from ebsdphase.io import read_map
     from ebsdphase.summary import summarize
 
-    summary = summarize(read_map(path))
+    ebsd = read_map(path)
+    if kam:
+        from ebsdphase.crystal import kam as compute_kam
+
+        ebsd.channels["kam"] = compute_kam(ebsd)
+    summary = summarize(ebsd)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return

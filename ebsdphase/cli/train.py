@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, handle_errors, warn
+from ebsdphase.cli._common import console, error, handle_errors, warn
 
 
 @handle_errors
@@ -40,9 +40,14 @@ def command(
     params = parse_params(param)
     if resume and (arch or params or init):
         warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param and --init are ignored")
-    result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
-                   optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
-                   name=name, resume=resume, init=init, progress=not quiet)
+    try:
+        result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
+                       optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
+                       name=name, resume=resume, init=init, progress=not quiet)
+    except KeyboardInterrupt:
+        error(f"interrupted; continue exactly where the last finished epoch left off with "
+              f"`ebsdphase train {dataset} -o {out} --resume`")
+        raise typer.Exit(130) from None
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")

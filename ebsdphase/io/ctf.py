@@ -20,8 +20,12 @@ Reading is forgiving where a documented recovery exists and strict elsewhere:
 
 Writing produces the standard header and the 11 standard columns (what MTEX, AZtecCrystal
 and orix expect): Euler angles in degrees with 4 decimals, MAD with 4 decimals, Bands,
-Error, BC and BS as integers. Channels other than bands, error, mad, bc, bs cannot be
-stored in a .ctf and are left out with a warning.
+Error, BC and BS as integers (not-indexed pixels get Error 3, "no solution", when the map
+has no error channel). A .ctf numbers phases 1..N in header order, so the map's phase ids
+are renumbered in increasing order; a space group of 0 (unknown) is written as one of the
+phase's Laue class (229 for bcc-sounding cubic names, else 225; 194 for 6/mmm, ...)
+because orix requires one. Channels other than bands, error, mad, bc, bs cannot be stored
+in a .ctf and are left out with a warning.
 """
 
 from __future__ import annotations

@@ -9,13 +9,14 @@ written.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.labels import LABEL_SUFFIX, ClassSet, labels_path, map_stem, write_labels
 
 PREVIEW_SUFFIX = ".labels.preview.png"
@@ -103,6 +104,9 @@ def label_files(
     if prelabel == "file" and not Path(from_labels).is_dir() and len(maps) > 1:
         raise EbsdphaseError(f"--from {from_labels}: one label file for {len(maps)} maps; give a "
                              f"folder of <stem>{LABEL_SUFFIX} files")
+    for given, needs, flag in ((scribbles, "forest", "--scribbles"), (from_labels, "file", "--from")):
+        if given and prelabel != needs:
+            warnings.warn(f"{flag} is ignored without --prelabel {needs}", EbsdphaseWarning, stacklevel=2)
     out.mkdir(parents=True, exist_ok=True)
     result = BatchResult()
 

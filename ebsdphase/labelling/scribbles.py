@@ -92,29 +92,27 @@ def write_scribbles(path: str | os.PathLike, scribbles: np.ndarray,
     return p
 
 
-def scribbled_classes(scribbles: np.ndarray) -> list[int]:
-    """The class indices that have at least one scribbled pixel."""
-    return [int(v) for v in np.unique(scribbles) if v != UNLABELLED]
-
-
 def strokes_from_labels(
     labels: np.ndarray,
     fraction: float = 0.01,
     seed: int = 0,
-    length: int = 20,
+    length: int | None = None,
     width: int = 3,
     margin: int = 3,
     spread: int = 8,
+    strokes_per_class: int = 8,
 ) -> np.ndarray:
     """Simulated expert scribbles: short straight brush strokes inside the regions of each class.
 
     About ``fraction`` of all pixels are marked, split evenly between the classes present
     in ``labels`` (255 = unlabelled pixels are never marked). Each stroke is a straight
-    segment of up to ``length`` pixels, ``width`` pixels wide, centred on a random pixel at
-    least ``margin`` pixels inside a region of its class, and cut where it would leave that
-    interior -- the way an expert paints the middle of grains they are sure of, never the
-    boundaries. Strokes are spread over the map: each centre is the farthest from earlier
-    strokes among ``spread`` random candidates (``spread=1``: uniform at random). Returns (rows, cols) uint8 class indices, 255 elsewhere.
+    segment ``width`` pixels wide and up to ``length`` pixels long (default: the length
+    that spends each class's share in about ``strokes_per_class`` strokes, at least 8),
+    centred on a random pixel at least ``margin`` pixels inside a region of its class and
+    cut where it would leave that interior -- the way an expert paints the middle of grains
+    they are sure of, never the boundaries. Strokes are spread over the map: each centre is
+    the farthest from earlier strokes among ``spread`` random candidates (``spread=1``:
+    uniform at random). Returns (rows, cols) uint8 class indices, 255 elsewhere.
     """
     from scipy import ndimage
 
@@ -127,9 +125,12 @@ def strokes_from_labels(
     if not present:
         return out
     budget = fraction * labels.size / len(present)
-    half = max(width // 2, 0)
-    offsets = np.stack(np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1),
-                                   indexing="ij"), -1).reshape(-1, 2)
+    if length is None:
+        length = max(8, int(round(budget / (strokes_per_class * width))))
+    half = width // 2
+    brush = np.arange(-half, width - half)
+    offsets = np.stack(np.meshgrid(brush, brush, indexing="ij"), -1).reshape(-1, 2)
+    steps = np.arange(1, length // 2 + 1)
     for c in present:
         dist = ndimage.distance_transform_edt(labels == c)
         interior = dist > max(margin, half)
@@ -150,15 +151,16 @@ def strokes_from_labels(
                 r0, c0 = (int(v) for v in picks[0])
             centres.append((r0, c0))
             theta = rng.uniform(0, np.pi)
-            d = np.array([np.sin(theta), np.cos(theta)])
-            line = [(r0, c0)]
+            step = np.array([np.sin(theta), np.cos(theta)])
+            line = [np.array([[r0, c0]])]
             for sign in (1, -1):   # walk out from the centre until the interior ends
-                for t in range(1, length // 2 + 1):
-                    r, q = np.rint(np.array([r0, c0]) + sign * t * d).astype(int)
-                    if not (0 <= r < rows and 0 <= q < cols and interior[r, q]):
-                        break
-                    line.append((r, q))
-            pts = (np.asarray(line)[:, None, :] + offsets[None]).reshape(-1, 2)
+                walk = np.rint(np.array([r0, c0]) + sign * steps[:, None] * step).astype(int)
+                inside = ((walk[:, 0] >= 0) & (walk[:, 0] < rows) & (walk[:, 1] >= 0)
+                          & (walk[:, 1] < cols))
+                inside[inside] = interior[walk[inside, 0], walk[inside, 1]]
+                n = int(np.argmin(inside)) if not inside.all() else inside.size
+                line.append(walk[:n])
+            pts = (np.concatenate(line)[:, None, :] + offsets[None]).reshape(-1, 2)
             ok = (pts[:, 0] >= 0) & (pts[:, 0] < rows) & (pts[:, 1] >= 0) & (pts[:, 1] < cols)
             pts = pts[ok]
             flat = np.unique(pts[:, 0] * cols + pts[:, 1])

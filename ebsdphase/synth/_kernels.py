@@ -93,9 +93,11 @@ def paint_plates(out, allowed, y0, x0, ty, tx, length, width, value):
 
 
 @njit(cache=True)
-def paint_ellipses(out, allowed, cy, cx, ty, tx, a, b, value):
+def paint_ellipses(out, allowed, cy, cx, ty, tx, a, b, value, rough):
     """Ellipses centred (cy, cx), semi-axis a along unit (ty, tx) and b across; paints
-    out = value[i, 0] where allowed == value[i, 1]."""
+    out = value[i, 0] where allowed == value[i, 1]. ``rough`` (rows, cols) perturbs the
+    outline (a pixel is inside when its normalised radius^2 <= 1 + rough) so that the
+    shapes are convex-ish blobs rather than perfect ellipses."""
     rows, cols = out.shape
     for i in range(cy.shape[0]):
         ext = max(a[i], b[i]) + 1.0
@@ -111,7 +113,7 @@ def paint_ellipses(out, allowed, cy, cx, ty, tx, a, b, value):
                 dx = c - cx[i]
                 s = dy * ty[i] + dx * tx[i]
                 d = -dy * tx[i] + dx * ty[i]
-                if (s / a[i]) ** 2 + (d / b[i]) ** 2 <= 1.0:
+                if (s / a[i]) ** 2 + (d / b[i]) ** 2 <= 1.0 + rough[r, c]:
                     out[r, c] = value[i, 0]
 
 

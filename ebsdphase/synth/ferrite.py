@@ -141,8 +141,9 @@ def grow_ferrite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndarray
         b = a * rng.uniform(0.5, 1.0, n_small)
         ang = rng.uniform(0, np.pi, n_small)
         value = np.stack([n_nuc + np.arange(n_small), sp], axis=1).astype(np.int32)
+        rough = 0.4 * smooth_noise(rng, shape, 0.4 * px)
         paint_ellipses(small_grain, pag, sy_.astype(np.float64), sx_.astype(np.float64),
-                       np.sin(ang), np.cos(ang), a, b, value)
+                       np.sin(ang), np.cos(ang), a, b, value, rough)
         q_s, v_s = _near_ks(rng, parent_q[sp], preset.ferrite_ks_deviation_deg)
         parents.append(sp)
         orients.append(q_s)

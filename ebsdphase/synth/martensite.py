@@ -111,8 +111,9 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
         a = a_mean * rng.uniform(0.6, 1.4, n_t)
         b = b_mean * rng.uniform(0.7, 1.3, n_t)
         value = np.stack([np.arange(n_t), k], axis=1).astype(np.int32)
+        rough = 0.3 * smooth_noise(rng, shape, 0.3 * px)
         paint_ellipses(tempered_id, packet, cy.astype(np.float64), cx.astype(np.float64),
-                       -d[:, 1].copy(), d[:, 0].copy(), a, b, value)
+                       -d[:, 1].copy(), d[:, 0].copy(), a, b, value, rough)
         tsel = tempered_id >= 0
         # a coarse lath is its own crystal: another variant of the packet (so it is a
         # separate grain at 3 deg, as in the paper where such laths were taken for ferrite)

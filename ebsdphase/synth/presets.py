@@ -48,13 +48,13 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "t1": Preset("t1", ferrite_fraction=0.57, tempered_fraction=0.13),
-    "t2": Preset("t2", ferrite_fraction=0.416, tempered_fraction=0.075),
-    "t3": Preset("t3", ferrite_fraction=0.337, wid_colonies_per_100um2=0.6, tempered_fraction=0.06),
+    "t1": Preset("t1", ferrite_fraction=0.57, tempered_fraction=0.12),
+    "t2": Preset("t2", ferrite_fraction=0.416, tempered_fraction=0.07),
+    "t3": Preset("t3", ferrite_fraction=0.337, wid_colonies_per_100um2=0.6, tempered_fraction=0.055),
     "complex": Preset(
         "complex", ferrite_fraction=0.25, pag_size_um=15.0, ferrite_spacing_um=4.5,
         interface_roughness_um=1.0, wid_colonies_per_100um2=0.8, wid_plates=(2, 5),
-        wid_length_um=(1.0, 5.0), packet_size_um=5.0, tempered_fraction=0.04,
+        wid_length_um=(1.0, 5.0), packet_size_um=5.0, tempered_fraction=0.035,
     ),
 }
 

@@ -76,7 +76,7 @@ def pattern_quality(rng: np.random.Generator, martensite: np.ndarray, unit: np.n
     unit_off = np.clip(rng.normal(0.0, 1.0, n_units), -2.0, 2.0).astype(np.float32)[uinv]
     level = np.where(martensite, mu_m + 11.0 * unit_off, mu_f + 6.0 * unit_off)
     # auto-tempered laths are recovered: as bright as ferrite, give or take
-    t_level = mu_f * rng.uniform(1.0, 1.15, n_units).astype(np.float32)
+    t_level = mu_f * rng.uniform(1.05, 1.2, n_units).astype(np.float32)
     level = np.where(tempered, t_level[uinv], level)
     level = np.where(small_ferrite, mu_f - rng.uniform(25.0, 35.0), level)
     level = level.astype(np.float32)
