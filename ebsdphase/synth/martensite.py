@@ -68,7 +68,7 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
     nrm = trace_directions(parent_q[packet_pag], plane)
     # planes nearly parallel to the section would give laths of unbounded apparent width
     norm = np.linalg.norm(nrm, axis=1, keepdims=True)
-    nrm = nrm / np.maximum(norm, 1e-9) * np.maximum(norm, 0.3)
+    nrm = nrm / np.maximum(norm, 1e-9) * np.maximum(norm, 0.45)
 
     span = (rows + cols) / 0.3 + 2000.0
     offset = rng.uniform(0, 1000.0, n_packets)
