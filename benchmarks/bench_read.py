@@ -74,8 +74,11 @@ def main() -> None:
         t_ours = best_of(lambda: read_map(path), args.repeat)
         t_loadtxt = best_of(lambda: np.loadtxt(path, skiprows=header_lines), args.repeat)
 
+    from numba import get_num_threads
+
     print(f"map {args.rows} x {args.cols} = {args.rows * args.cols:,} points, "
-          f".ctf {size_mb:.1f} MB (written in {t_write:.2f} s)")
+          f".ctf {size_mb:.1f} MB (written in {t_write:.2f} s); numba threads: "
+          f"{get_num_threads()} (set NUMBA_NUM_THREADS=1 for the single-core figure)")
     print(f"numpy.loadtxt         {t_loadtxt:8.3f} s   (best of {args.repeat})")
     print(f"ebsdphase.read_map    {t_ours:8.3f} s   (best of {args.repeat}; "
           f"first call {t_first:.3f} s incl. numba cache load)")

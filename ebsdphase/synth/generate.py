@@ -26,7 +26,7 @@ IRON_BCC = Phase(name="Iron bcc", laue="m-3m", lattice=(2.87, 2.87, 2.87, 90.0, 
 NOISE_FERRITE_DEG = 0.085
 NOISE_MARTENSITE_DEG = 0.12
 CURVATURE_FERRITE_DEG = 0.8      # over ~3 um
-CURVATURE_MARTENSITE_DEG = 0.55  # over ~0.6 um
+CURVATURE_MARTENSITE_DEG = 0.45  # over ~0.6 um
 CURVATURE_TEMPERED_DEG = 0.3
 
 
@@ -178,10 +178,11 @@ def write_preview(result: SynthResult, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     from ebsdphase._atomic import atomic_path
+    from ebsdphase.crystal import kam as kam_of
     from ebsdphase.labels import ClassSet
 
     m = result.map
-    kam = _kam_for_preview(m)
+    kam = kam_of(m, 1, 3.0)
     ipf = ipf_z_colours(m.quaternions)
     fig, axes = plt.subplots(1, 4, figsize=(20, 5.2 * m.rows / m.cols + 0.8), constrained_layout=True)
     im = axes[0].imshow(m.channels["bs"], cmap="gray")
@@ -202,16 +203,6 @@ def write_preview(result: SynthResult, path: str | Path) -> Path:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return p
-
-
-def _kam_for_preview(m: EBSDMap) -> np.ndarray:
-    try:
-        from ebsdphase.crystal import kam  # the crystal helper's kernel, when present
-    except ImportError:
-        kam = None
-    if kam is not None:
-        return np.asarray(kam(m))
-    return np.zeros(m.shape, np.float32)
 
 
 def ipf_z_colours(q: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from ebsdphase.synth.presets import Preset
 from ebsdphase.synth.tessellation import grid, smooth_noise
 
 #: spread of lath orientations about their variant (deg per rotation-vector component)
-LATH_SPREAD_DEG = 0.35
+LATH_SPREAD_DEG = 0.28
 
 
 @dataclass
@@ -70,8 +70,10 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
     norm = np.linalg.norm(nrm, axis=1, keepdims=True)
     nrm = nrm / np.maximum(norm, 1e-9) * np.maximum(norm, 0.45)
 
-    span = (rows + cols) / 0.3 + 2000.0
-    offset = rng.uniform(0, 1000.0, n_packets)
+    # u = row n_y + col n_x + offset must stay positive (|n| <= 1) so that every pixel
+    # falls inside the random width tables, which cover [0, span)
+    offset = rng.uniform(rows + cols + 2.0, rows + cols + 1000.0, n_packets)
+    span = 2.0 * (rows + cols) + 1100.0
     cum_block = _cumulative(rng, preset.block_width_um * px, int(span / (preset.block_width_um * px) * 1.3) + 10)
     cum_sub = _cumulative(rng, preset.subblock_width_um * px, int(span / (preset.subblock_width_um * px) * 1.3) + 10)
     cum_lath = _cumulative(rng, preset.lath_width_um * px, int(span / max(preset.lath_width_um * px, 1.0) * 1.3) + 10)
