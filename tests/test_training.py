@@ -230,7 +230,7 @@ def test_example_plugin_trains_through_the_cli(dataset, tmp_path):
     pred = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
     assert pred.returncode == 0 and "ok" in pred.stdout, pred.stderr
 
-    example = ROOT / "ebsdphase" / "data" / "example_t2.ctf"
+    example = ROOT / "ebsdphase" / "data" / "example_t2.ebsd.h5"
     if example.exists():  # and through `ebsdphase predict` on a real map file (bs + kam channels)
         pred = subprocess.run(cli + ["predict", str(example), "--model", str(out), "-o", str(tmp_path / "pred")],
                               capture_output=True, text=True, env=env, timeout=180)

@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 import typer
 from rich.console import Console
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,7 +40,10 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
-            warnings.simplefilter("default")
+            # Users see our own warnings (documented recoveries), not the deprecation
+            # chatter of the libraries underneath.
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("default", EbsdphaseWarning)
             warnings.showwarning = _showwarning
             try:
                 return func(*args, **kwargs)

@@ -125,16 +125,18 @@ def generate(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int] 
     return r.map, r.labels
 
 
-def write_synthetic(result: SynthResult, folder: str | Path, stem: str, preview: bool = False) -> list[Path]:
-    """Write ``<stem>.ctf``, ``<stem>.labels.png`` (+ sidecar) and ``<stem>.json``
-    (and ``<stem>.preview.png``) into ``folder``; returns the paths written."""
+def write_synthetic(result: SynthResult, folder: str | Path, stem: str, preview: bool = False,
+                    suffix: str = ".ctf") -> list[Path]:
+    """Write ``<stem><suffix>`` (a .ctf by default, or any writable map format such as
+    .ebsd.h5), ``<stem>.labels.png`` (+ sidecar) and ``<stem>.json`` (and
+    ``<stem>.preview.png``) into ``folder``; returns the paths written."""
     from ebsdphase._atomic import write_text_atomic
     from ebsdphase.io import write_map
     from ebsdphase.labels import ClassSet, labels_path, write_labels
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    ctf = folder / f"{stem}.ctf"
+    ctf = folder / f"{stem}{suffix}"
     write_map(result.map, ctf)
     lab = write_labels(labels_path(ctf), result.labels, ClassSet())
     side = folder / f"{stem}.json"
