@@ -35,7 +35,7 @@ values but still sets non-indexed pixels to ``unindexed_value``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -44,12 +44,45 @@ from ebsdphase.errors import EbsdphaseError
 if TYPE_CHECKING:
     from ebsdphase.ebsdmap import EBSDMap
 
-#: channels computed from the orientations, with their number of output channels
-DERIVED_CHANNELS: dict[str, int] = {"kam": 1, "quat": 4}
-#: other spellings users type for the derived channels
-ALIASES = {"quaternion": "quat", "quaternions": "quat", "q": "quat"}
 NORMALISATIONS = ("zscore-per-map", "none")
 QUAT_LABELS = ("q0", "q1", "q2", "q3")
+
+
+@dataclass(frozen=True)
+class DerivedChannel:
+    """A channel computed from the orientations instead of read from the file.
+
+    ``compute(map, recipe)`` returns (rows, cols) raw values for a one-label channel, which
+    is then normalised like a scalar channel of the map, or (rows, cols, len(labels))
+    final values for a multi-component one.
+    """
+
+    labels: tuple[str, ...]
+    compute: Callable[["EBSDMap", "ChannelRecipe"], np.ndarray]
+
+
+def _kam(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
+    from ebsdphase.crystal import kam
+
+    return kam(ebsd, recipe.kam_order, recipe.kam_threshold)
+
+
+def _quaternions(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
+    from ebsdphase.crystal import grains, homogenize
+
+    ids = grains(ebsd, recipe.grain_angle)
+    q = np.asarray(homogenize(ebsd, ids), np.float32).copy()
+    q[~ebsd.indexed] = 0.0
+    return q
+
+
+#: the channel registry: every channel computed from the orientations, by name
+DERIVED_CHANNELS: dict[str, DerivedChannel] = {
+    "kam": DerivedChannel(("kam",), _kam),
+    "quat": DerivedChannel(QUAT_LABELS, _quaternions),
+}
+#: other spellings users type for the derived channels
+ALIASES = {"quaternion": "quat", "quaternions": "quat", "q": "quat"}
 
 
 @dataclass(frozen=True)
@@ -89,13 +122,13 @@ class ChannelRecipe:
     # -- description ----------------------------------------------------------------------
     @property
     def n_channels(self) -> int:
-        return sum(DERIVED_CHANNELS.get(n, 1) for n in self.names)
+        return len(self.channel_labels())
 
     def channel_labels(self) -> list[str]:
         """One label per output channel, e.g. ["bs", "kam"] or ["q0", "q1", "q2", "q3"]."""
         out: list[str] = []
         for n in self.names:
-            out.extend(QUAT_LABELS if n == "quat" else (n,))
+            out.extend(DERIVED_CHANNELS[n].labels if n in DERIVED_CHANNELS else (n,))
         return out
 
     def __str__(self) -> str:
@@ -140,23 +173,21 @@ class ChannelRecipe:
         missing = self.missing(ebsd)
         if missing:
             have = ", ".join(sorted(ebsd.channels)) or "none"
+            derived = ", ".join(DERIVED_CHANNELS)
             raise EbsdphaseError(f"{ebsd.source or 'map'}: no channel {', '.join(missing)} "
-                                 f"(scalar channels in this map: {have}; derived: kam, quat)")
+                                 f"(scalar channels in this map: {have}; derived: {derived})")
         rows, cols = ebsd.shape
         out = np.empty((rows, cols, self.n_channels), np.float32)
         indexed = ebsd.indexed
         k = 0
         for name in self.names:
-            if name == "quat":
-                out[..., k:k + 4] = self._quaternions(ebsd)
-                k += 4
+            derived = DERIVED_CHANNELS.get(name)
+            if derived is not None and len(derived.labels) > 1:
+                n = len(derived.labels)
+                out[..., k:k + n] = derived.compute(ebsd, self)
+                k += n
                 continue
-            if name == "kam":
-                from ebsdphase.crystal import kam
-
-                raw = kam(ebsd, self.kam_order, self.kam_threshold)
-            else:
-                raw = ebsd.channels[name]
+            raw = derived.compute(ebsd, self) if derived is not None else ebsd.channels[name]
             out[..., k] = self._scalar(raw, indexed)
             k += 1
         return out
@@ -174,14 +205,6 @@ class ChannelRecipe:
             out = ((raw - mean) / scale).astype(np.float32)
         out[~valid] = self.unindexed_value
         return out
-
-    def _quaternions(self, ebsd: "EBSDMap") -> np.ndarray:
-        from ebsdphase.crystal import grains, homogenize
-
-        ids = grains(ebsd, self.grain_angle)
-        q = np.asarray(homogenize(ebsd, ids), np.float32).copy()
-        q[~ebsd.indexed] = 0.0
-        return q
 
 
 def _canonical(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Every PNG the project writes: phase maps, accuracy maps, bar charts, confusion matrices.
+"""Every PNG the project writes: phase maps, accuracy maps, bar charts, confusion matrices,
+training curves, synthetic-map previews.
 
 Pixel images (phase and accuracy maps) are written with Pillow, one image pixel per map
 pixel, so they can be overlaid on the map. Charts use matplotlib with the Agg backend,
@@ -121,6 +122,76 @@ def confusion_figure(path: str | os.PathLike, cm: np.ndarray, class_set: ClassSe
     ca = m.accuracy
     ax.set_title(f"{title}\nCA = {100 * ca:.2f} %" if np.isfinite(ca) else title, fontsize=9)
     fig.tight_layout()
+    return _savefig(fig, path)
+
+
+def plot_curves(rows: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Accuracy and loss against epochs, training solid and validation dashed (Fig. 5).
+
+    ``rows`` are the training history rows (``epoch``, ``accuracy``, ``loss``, ``val_*``).
+    """
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120, constrained_layout=True)
+    for ax, key, label in ((axes[0], "accuracy", "classification accuracy [%]"), (axes[1], "loss", "loss")):
+        scale = 100.0 if key == "accuracy" else 1.0
+        for prefix, style, name in (("", "-", "training"), ("val_", "--", "validation")):
+            values = [r.get(prefix + key) for r in rows]
+            if any(v is not None and v != "" for v in values):
+                ax.plot(epochs, [float(v) * scale if v not in (None, "") else np.nan for v in values],
+                        style, marker="o", ms=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _savefig(fig, path)
+
+
+def ipf_z_colours(q: np.ndarray) -> np.ndarray:
+    """Inverse pole figure colours of the sample Z axis (cubic standard triangle), uint8 RGB.
+
+    Non-indexed pixels (zero quaternion) are black.
+    """
+    from ebsdphase.crystal.quaternion import to_matrix
+
+    qf = np.asarray(q, dtype=np.float64).reshape(-1, 4)
+    m = to_matrix(qf)
+    v = np.abs(m[:, :, 2])  # crystal components of sample Z (v_c = M v_s), folded by symmetry
+    v = np.sort(v, axis=1)  # h <= k <= l: the fundamental triangle [001]-[101]-[111]
+    h, k, l = v[:, 0], v[:, 1], v[:, 2]
+    rgb = np.stack([l - k, k - h, h * np.sqrt(3.0)], axis=1)
+    rgb /= np.maximum(rgb.max(axis=1, keepdims=True), 1e-12)
+    rgb = np.sqrt(rgb)
+    rgb[np.all(qf == 0, axis=1)] = 0.0
+    return (rgb.reshape(q.shape[:-1] + (3,)) * 255).astype(np.uint8)
+
+
+def synth_preview(path: str | os.PathLike, result) -> Path:
+    """BS, KAM, orientation colouring and true labels of a synthetic map
+    (:class:`ebsdphase.synth.SynthResult`) side by side, as one PNG."""
+    from ebsdphase.crystal import kam as kam_of
+
+    plt = _pyplot()
+    m = result.map
+    kam = kam_of(m, 1, 3.0)
+    ipf = ipf_z_colours(m.quaternions)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 5.2 * m.rows / m.cols + 0.8), dpi=90,
+                             constrained_layout=True)
+    im = axes[0].imshow(m.channels["bs"], cmap="gray")
+    fig.colorbar(im, ax=axes[0], shrink=0.7)
+    im = axes[1].imshow(kam, cmap="viridis", vmin=0, vmax=1.5)
+    fig.colorbar(im, ax=axes[1], shrink=0.7)
+    axes[2].imshow(ipf)
+    axes[3].imshow(ClassSet().colourize(result.labels))
+    titles = ["band slope (BS)", "KAM 3x3, 3 deg (deg)", "IPF-Z", "truth: ferrite red, martensite blue"]
+    for ax, t in zip(axes, titles):
+        ax.set_title(t)
+        ax.set_axis_off()
+    info = result.info
+    fig.suptitle(f"synthetic {info['preset']} seed {info['seed']}: ferrite "
+                 f"{100 * info['fractions_all']['ferrite']:.1f} %, indexed {100 * info['indexed_fraction']:.1f} %")
     return _savefig(fig, path)
 
 

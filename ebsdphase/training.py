@@ -192,35 +192,6 @@ def _write_history(path: Path, rows: list[dict]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def plot_curves(rows: list[dict], path: str | os.PathLike, title: str = "") -> Path:
-    """Accuracy and loss against epochs, training solid and validation dashed (Fig. 5)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for ax, key, label in ((axes[0], "accuracy", "classification accuracy [%]"), (axes[1], "loss", "loss")):
-        scale = 100.0 if key == "accuracy" else 1.0
-        for prefix, style, name in (("", "-", "training"), ("val_", "--", "validation")):
-            values = [r.get(prefix + key) for r in rows]
-            if any(v is not None and v != "" for v in values):
-                ax.plot(epochs, [float(v) * scale if v not in (None, "") else np.nan for v in values],
-                        style, marker="o", ms=3, label=name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return path
-
-
 def _run_keeper(run: "_Run"):
     base = _keras_callback_base()
 
@@ -506,6 +477,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         model.fit(run.train_batches, validation_data=val, epochs=config["epochs"], initial_epoch=start,
                   callbacks=callbacks, verbose=0, shuffle=False)
     if run.history:
+        from ebsdphase.plots import plot_curves
+
         plot_curves(run.history, run_dir / "curves.png", title=f"{config['name']} ({config['architecture']})")
     card = run_dir / f"{config['name']}.json"
     return TrainResult(run_dir=run_dir, bundle=card if card.exists() else None, best_epoch=run.best_epoch,

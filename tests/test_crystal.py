@@ -14,14 +14,12 @@ from scipy.spatial.transform import Rotation
 from conftest import shared_file
 from ebsdphase import EBSDMap, EbsdphaseError, MapReadError, Phase, read_map
 from ebsdphase.crystal import (
-    DERIVED_CHANNELS,
     disorientation,
     grain_average,
     grain_table,
     grains,
     homogenize,
     kam,
-    kam_channel,
     kernel_offsets,
     merge_small_grains,
 )
@@ -34,6 +32,7 @@ from ebsdphase.crystal.quaternion import (
     qrotate,
     symmetry,
 )
+from ebsdphase.features import DERIVED_CHANNELS, ChannelRecipe
 
 CUBIC = {1: Phase("ferrite", "m-3m")}
 
@@ -153,7 +152,6 @@ def test_lazy_names_are_the_functions_even_after_importing_the_modules():
     import ebsdphase.crystal._kam  # noqa: F401
 
     assert callable(crystal.kam) and callable(crystal.grains) and callable(crystal.homogenize)
-    assert DERIVED_CHANNELS["kam"] is kam_channel
 
 
 # -- quaternions and groups -----------------------------------------------------------------
@@ -373,7 +371,7 @@ def test_kam_is_cached_read_only_and_keyed_by_parameters():
     ebsd, _, _ = voronoi_map(rng, shape=(20, 20), n_seeds=3, min_dist=6)
     k1 = kam(ebsd)
     assert kam(ebsd) is k1
-    assert kam_channel(ebsd) is k1
+    assert DERIVED_CHANNELS["kam"].compute(ebsd, ChannelRecipe(("kam",))) is k1
     assert not k1.flags.writeable
     k2 = kam(ebsd, threshold=1.0)
     assert k2 is not k1 and k2.max() <= 1.0

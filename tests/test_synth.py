@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import ebsdphase
 from ebsdphase.cli.main import app
 from ebsdphase.crystal import disorientation, grain_average, grains, kam
+from ebsdphase.crystal.quaternion import to_matrix
 from ebsdphase.crystal.relationships import (KS_ANGLE, ks_matrix, ks_packets, ks_planes,
                                              ks_variants, variant_orientations)
 from ebsdphase.errors import EbsdphaseError
@@ -60,7 +61,6 @@ def test_ks_packets_and_the_v1_v4_pair():
             assert abs(sub[2 * j, 2 * j + 1] - 10.53) < 0.05
     # each packet keeps its {111}γ plane parallel to (011)α
     for i, q in enumerate(v):
-        from ebsdphase.synth._quat import to_matrix
         n_alpha = to_matrix(q) @ ks_planes()[packet[i]]
         assert np.isclose(abs(n_alpha @ np.array([0, 1, 1]) / np.sqrt(2)), 1.0)
 

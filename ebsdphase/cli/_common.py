@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,21 @@ def error(message: str) -> None:
 
 def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+
+def percent(v: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage for the tables; '-' where there is none (None or NaN)."""
+    return "-" if v is None or v != v else f"{100 * v:.{digits}f}"
+
+
+def finish_report(skipped: Mapping[str, str], message: str) -> None:
+    """Warn about each skipped map, print ``message`` and exit with EXIT_PARTIAL when a map
+    was skipped."""
+    for stem, why in skipped.items():
+        warn(f"skipped {stem}: {why}")
+    console.print(message)
+    if skipped:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_PARTIAL, console, handle_errors, warn
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent
 
 
 @handle_errors
@@ -30,15 +30,8 @@ def command(
     result = compare_maps(maps, methods, labels=labels, out_dir=output, group_by=group_by, seed=seed,
                           progress=True)
     print_comparison(result)
-    for stem, why in result.skipped.items():
-        warn(f"skipped {stem}: {why}")
-    console.print(f"report: {result.report_dir / 'metrics.json'}, chart: {result.report_dir / 'accuracy.png'}")
-    if result.skipped:
-        raise typer.Exit(EXIT_PARTIAL)
-
-
-def _pct(v) -> str:
-    return "-" if v is None or v != v else f"{100 * v:.2f}"
+    finish_report(result.skipped, f"report: {result.report_dir / 'metrics.json'}, "
+                                  f"chart: {result.report_dir / 'accuracy.png'}")
 
 
 def print_comparison(result) -> None:
@@ -57,8 +50,8 @@ def print_comparison(result) -> None:
         a = accs[label]
         fr = result.overall(label).fractions
         secs = list(result.seconds[label].values())
-        table.add_row(label, *[_pct(a[m]) for m in maps], _pct(a["all"]),
-                      f"{_pct(fr['predicted'][first])} / {_pct(fr['true'][first])}",
+        table.add_row(label, *[percent(a[m]) for m in maps], percent(a["all"]),
+                      f"{percent(fr['predicted'][first])} / {percent(fr['true'][first])}",
                       f"{sum(secs) / len(secs):.3g}" if secs else "-",
                       style="green" if a["all"] == best else None)
     console.print(table)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_PARTIAL, console, handle_errors, warn
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent
 
 
 @handle_errors
@@ -38,15 +38,7 @@ def command(
 
         result = evaluate_predictions(inputs, labels, output, group_by=group_by)
     print_evaluation(result)
-    for stem, why in result.skipped.items():
-        warn(f"skipped {stem}: {why}")
-    console.print(f"report: {result.report_dir / 'metrics.json'}")
-    if result.skipped:
-        raise typer.Exit(EXIT_PARTIAL)
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None or v != v else f"{100 * v:.2f}"
+    finish_report(result.skipped, f"report: {result.report_dir / 'metrics.json'}")
 
 
 def print_evaluation(result, title: str = "Evaluation") -> None:
@@ -63,10 +55,10 @@ def print_evaluation(result, title: str = "Evaluation") -> None:
 
     def row(label, m, style=None):
         fr = m.fractions
-        cells = [label, _pct(m.accuracy)]
+        cells = [label, percent(m.accuracy)]
         for p, r in zip(m.precision, m.recall):
-            cells += [_pct(p), _pct(r)]
-        cells += [f"{_pct(fr['true'][n])} / {_pct(fr['predicted'][n])}" for n in names]
+            cells += [percent(p), percent(r)]
+        cells += [f"{percent(fr['true'][n])} / {percent(fr['predicted'][n])}" for n in names]
         cells.append(f"{m.n_unlabelled:,}")
         table.add_row(*cells, style=style)
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_PARTIAL, console, error, handle_errors
+from ebsdphase.cli._common import EXIT_PARTIAL, console, error, handle_errors, percent
 
 
 @handle_errors
@@ -36,10 +36,6 @@ def command(
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _pct(v) -> str:
-    return "-" if v is None or v != v else f"{100 * v:.1f}"
-
-
 def print_run(run) -> None:
     names = None
     table = Table(title=f"Phase fractions (model {run.model})", title_justify="left")
@@ -54,7 +50,8 @@ def print_run(run) -> None:
             table.add_column("time s", justify="right")
         idx = row["over_indexed"] or {}
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"
-        table.add_row(stem, *[_pct(row["all"][n]) for n in names], *[_pct(idx.get(n)) for n in names], status)
+        table.add_row(stem, *[percent(row["all"][n], 1) for n in names],
+                      *[percent(idx.get(n), 1) for n in names], status)
     if names is not None:
         console.print(table)
     n_new, n_old, n_bad = len(run.outputs), len(run.up_to_date), len(run.failed)

@@ -21,7 +21,7 @@ _LAZY = {
     "grain_table": "ebsdphase.crystal._homogenize",
 }
 
-__all__ = ["euler_to_quat", "quat_to_euler", "kam_channel", "DERIVED_CHANNELS", *_LAZY]
+__all__ = ["euler_to_quat", "quat_to_euler", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -36,15 +36,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-def kam_channel(ebsd, order: int = 1, threshold: float = 3.0):
-    """The derived ``kam`` channel of ``ebsd``: :func:`kam` (degrees, float32, read-only,
-    cached on the map)."""
-    from ebsdphase.crystal._kam import kam
-
-    return kam(ebsd, order, threshold)
-
-
-#: derived scalar channels: name -> function(map, **parameters) -> (rows, cols) float32
-DERIVED_CHANNELS = {"kam": kam_channel}

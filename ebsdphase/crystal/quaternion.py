@@ -65,6 +65,28 @@ def qrotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v + w * t + np.cross(u, t)
 
 
+def from_rotvec(v: np.ndarray) -> np.ndarray:
+    """Rotation vectors (..., 3) in radians -> unit quaternions (..., 4)."""
+    v = np.asarray(v, dtype=np.float64)
+    angle = np.linalg.norm(v, axis=-1)
+    half = 0.5 * angle
+    # sin(x/2)/x -> 1/2 for small x; avoid 0/0
+    k = np.where(angle > 1e-12, np.sin(half) / np.where(angle > 1e-12, angle, 1.0), 0.5)
+    return np.concatenate([np.cos(half)[..., None], v * k[..., None]], axis=-1)
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions (..., 4) -> passive rotation matrices (..., 3, 3): with a map
+    orientation q, v_c = M v_s (the matrix form of :func:`qrotate`)."""
+    q = np.asarray(q, dtype=np.float64)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
 def qangle(q: np.ndarray) -> np.ndarray:
     """Rotation angle in radians of quaternions (..., 4) (sign of q ignored, norm divided out)."""
     q = np.asarray(q, dtype=np.float64)

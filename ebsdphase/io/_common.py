@@ -1,9 +1,10 @@
-"""Small helpers the binary and HDF5 readers share: building the map, reading HDF5 values."""
+"""Small helpers the binary and HDF5 readers share: building the map, opening HDF5 files and
+reading their values."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -42,6 +43,48 @@ def build_map(path: Path, euler: np.ndarray, phase_id: np.ndarray, phases: dict[
     chans = {k: np.asarray(v, dtype=np.float32) for k, v in channels.items()}
     return EBSDMap.from_euler(euler, phase_id, phases, (sx, sy), chans,
                               metadata=dict(metadata or {}))
+
+
+def read_h5(path: Path, reader: Callable[[Path, Any], EBSDMap], name: str,
+            open_as: str | None = None) -> EBSDMap:
+    """Open ``path`` as HDF5 and return ``reader(path, file)``, turning h5py's errors into a
+    MapReadError that names the file and the format ``name`` (e.g. "Bruker .h5"; ``open_as``,
+    e.g. "a Bruker .h5", where the sentence wants an article)."""
+    import h5py
+
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise MapReadError(path, f"not an HDF5 file (cannot open it as {open_as or name})") from None
+    with f:
+        try:
+            return reader(path, f)
+        except (RuntimeError, OSError, KeyError, TypeError) as exc:  # h5py on a damaged file
+            raise MapReadError(path, f"damaged {name} file ({exc})") from None
+
+
+def sniff_h5(path: Path, test: Callable[[Any], bool]) -> bool:
+    """``test(file)`` on ``path`` opened as HDF5; False for a file h5py cannot read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return test(f)
+    except (OSError, ValueError, RuntimeError, KeyError):  # h5py on a damaged file
+        return False
+
+
+def h5_scan(f: Any, euler_dataset: str) -> str | None:
+    """The first root group holding ``EBSD/Data/<euler_dataset>`` (a Bruker or EDAX scan)."""
+    import h5py
+
+    for key in f.keys():
+        g = f[key]
+        if (isinstance(g, h5py.Group) and "EBSD" in g and "Data" in g["EBSD"]
+                and euler_dataset in g["EBSD"]["Data"]):
+            return key
+    return None
 
 
 def h5_value(obj: Any) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ebsdphase.ebsdmap import EBSDMap, Phase
 from ebsdphase.errors import MapReadError
-from ebsdphase.io._common import as_float, as_int, build_map, h5_get
+from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import laue_from_space_group
 from ebsdphase.io.registry import Format, register
 
@@ -27,21 +27,17 @@ CHANNELS = {"MAD": "mad", "NIndexedBands": "bands", "RadonQuality": "radon_quali
 
 
 def _scan(f: h5py.File) -> str | None:
-    for key in f.keys():
-        g = f[key]
-        if isinstance(g, h5py.Group) and "EBSD" in g and "Data" in g["EBSD"] and "phi1" in g["EBSD"]["Data"]:
-            return key
-    return None
+    return h5_scan(f, "phi1")
+
+
+def _is_bruker(f: h5py.File) -> bool:
+    maker = str(h5_get(f, "Manufacturer", default="") or "")
+    return "BRUKER" in maker.upper() or _scan(f) is not None
 
 
 def sniff(path: Path) -> bool:
     """True for a Bruker HDF5 map (manufacturer Bruker or a scan with EBSD/Data/phi1)."""
-    try:
-        with h5py.File(path, "r") as f:
-            maker = str(h5_get(f, "Manufacturer", default="") or "")
-            return "BRUKER" in maker.upper() or _scan(f) is not None
-    except (OSError, ValueError, RuntimeError, KeyError):  # h5py on a damaged file
-        return False
+    return sniff_h5(path, _is_bruker)
 
 
 def _phases(path: Path, header: Any) -> dict[int, Phase]:
@@ -96,16 +92,7 @@ def _read(path: Path, f: h5py.File) -> EBSDMap:
 
 def read(path: Path) -> EBSDMap:
     """Read the first scan of a Bruker HDF5 file."""
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise MapReadError(path, "not an HDF5 file (cannot open it as a Bruker .h5)") from None
-    with f:
-        try:
-            return _read(path, f)
-        except (RuntimeError, OSError, KeyError, TypeError) as exc:  # h5py on a damaged file
-            raise MapReadError(path, f"damaged Bruker .h5 file ({exc})") from None
+    return read_h5(path, _read, "Bruker .h5", "a Bruker .h5")
 
 
 register(Format("bruker-h5", (".h5",), read=read, sniff=sniff))

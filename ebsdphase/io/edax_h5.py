@@ -24,7 +24,7 @@ import numpy as np
 from ebsdphase.ebsdmap import EBSDMap, Phase
 from ebsdphase.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
-from ebsdphase.io._common import as_float, as_int, build_map, h5_get
+from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import edax_phase_ids, tsl_laue
 from ebsdphase.io.registry import Format, register
 
@@ -40,20 +40,16 @@ def _manufacturer(f: h5py.File) -> str:
 
 
 def _scan(f: h5py.File) -> str | None:
-    for key in f.keys():
-        g = f[key]
-        if isinstance(g, h5py.Group) and "EBSD" in g and "Data" in g["EBSD"] and "Phi1" in g["EBSD"]["Data"]:
-            return key
-    return None
+    return h5_scan(f, "Phi1")
+
+
+def _is_edax(f: h5py.File) -> bool:
+    return "EDAX" in _manufacturer(f).upper() or _scan(f) is not None
 
 
 def sniff(path: Path) -> bool:
     """True for an EDAX OIM HDF5 file (manufacturer EDAX or a scan with EBSD/Data/Phi1)."""
-    try:
-        with h5py.File(path, "r") as f:
-            return "EDAX" in _manufacturer(f).upper() or _scan(f) is not None
-    except (OSError, ValueError, RuntimeError, KeyError):  # h5py on a damaged file
-        return False
+    return sniff_h5(path, _is_edax)
 
 
 def _phases(path: Path, header: Any) -> dict[int, Phase]:
@@ -133,16 +129,7 @@ def _read(path: Path, f: h5py.File) -> EBSDMap:
 
 def read(path: Path) -> EBSDMap:
     """Read the first scan of an EDAX OIM HDF5 file."""
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise MapReadError(path, "not an HDF5 file (cannot open it as an EDAX .h5)") from None
-    with f:
-        try:
-            return _read(path, f)
-        except (RuntimeError, OSError, KeyError, TypeError) as exc:  # h5py on a damaged file
-            raise MapReadError(path, f"damaged EDAX .h5 file ({exc})") from None
+    return read_h5(path, _read, "EDAX .h5", "an EDAX .h5")
 
 
 register(Format("edax-h5", (".h5", ".oh5"), read=read, sniff=sniff))

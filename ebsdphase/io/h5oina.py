@@ -18,7 +18,7 @@ import numpy as np
 
 from ebsdphase.ebsdmap import EBSDMap, Phase
 from ebsdphase.errors import MapReadError
-from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_value
+from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_value, read_h5
 from ebsdphase.io._vendor import oxford_laue
 from ebsdphase.io.registry import Format, register
 
@@ -96,16 +96,7 @@ def _read(path: Path, f: h5py.File) -> EBSDMap:
 
 def read(path: Path) -> EBSDMap:
     """Read an Oxford .h5oina map (the first EBSD slice)."""
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise MapReadError(path, "not an HDF5 file (cannot open it as .h5oina)") from None
-    with f:
-        try:
-            return _read(path, f)
-        except (RuntimeError, OSError, KeyError, TypeError) as exc:  # h5py on a damaged file
-            raise MapReadError(path, f"damaged .h5oina file ({exc})") from None
+    return read_h5(path, _read, ".h5oina")
 
 
 register(Format("h5oina", (".h5oina",), read=read))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ebsdphase.crystal.quaternion import from_rotvec, qmul, to_matrix
 from ebsdphase.crystal.relationships import ks_packets, ks_planes, variant_orientations
-from ebsdphase.synth import _quat
 from ebsdphase.synth._kernels import paint_ellipses, paint_plates, weighted_voronoi
 from ebsdphase.synth.presets import Preset
 from ebsdphase.synth.tessellation import boundaries, grid, smooth_noise
@@ -39,7 +39,7 @@ def _near_ks(rng, parent_q, n_dev_deg):
     axis = rng.standard_normal((n, 3))
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     angle = np.radians(n_dev_deg * rng.uniform(0.5, 1.0, n))
-    q = _quat.qmul(_quat.from_rotvec(axis * angle[:, None]), q)
+    q = qmul(from_rotvec(axis * angle[:, None]), q)
     return q, variant
 
 
@@ -50,7 +50,7 @@ def trace_directions(parent_q: np.ndarray, plane_index: np.ndarray) -> np.ndarra
     the plane through the origin, so the plane's trace runs along (-n_x, n_y).
     """
     normals_c = ks_planes()[plane_index]  # crystal (parent) frame
-    mats = _quat.to_matrix(parent_q)       # v_c = M v_s  ->  v_s = M^T v_c
+    mats = to_matrix(parent_q)       # v_c = M v_s  ->  v_s = M^T v_c
     n_s = np.einsum("nji,nj->ni", mats, normals_c)
     return np.stack([n_s[:, 1], n_s[:, 0]], axis=1)
 

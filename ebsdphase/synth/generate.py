@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsdphase.crystal.quaternion import from_rotvec, qmul
 from ebsdphase.ebsdmap import EBSDMap, Phase
 from ebsdphase.errors import EbsdphaseError
-from ebsdphase.synth import _quat
 from ebsdphase.synth.ferrite import grow_ferrite
 from ebsdphase.synth.martensite import form_martensite
 from ebsdphase.synth.presets import Preset, get_preset
@@ -76,7 +76,7 @@ def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int
     sigma = sigma * np.clip(140.0 / np.maximum(qual.clean, 20.0), 0.7, 3.0)
     noise = rng.standard_normal(shape + (3,)) * sigma[..., None]
     rot = np.radians(curv + noise)
-    q = _quat.qmul(_quat.from_rotvec(rot), base)
+    q = qmul(from_rotvec(rot), base)
     q *= np.where(q[..., :1] < 0, -1.0, 1.0)
     q = q.astype(np.float32)
     q[~qual.indexed] = 0.0
@@ -143,7 +143,9 @@ def write_synthetic(result: SynthResult, folder: str | Path, stem: str, preview:
     write_text_atomic(side, json.dumps(result.info, indent=2) + "\n")
     out = [ctf, lab, side]
     if preview:
-        out.append(write_preview(result, folder / f"{stem}.preview.png"))
+        from ebsdphase.plots import synth_preview
+
+        out.append(synth_preview(folder / f"{stem}.preview.png", result))
     return out
 
 
@@ -170,55 +172,3 @@ def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, 
         if on_map is not None:
             on_map(i, paths)
     return out
-
-
-def write_preview(result: SynthResult, path: str | Path) -> Path:
-    """BS, KAM, orientation colouring and labels side by side, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ebsdphase._atomic import atomic_path
-    from ebsdphase.crystal import kam as kam_of
-    from ebsdphase.labels import ClassSet
-
-    m = result.map
-    kam = kam_of(m, 1, 3.0)
-    ipf = ipf_z_colours(m.quaternions)
-    fig, axes = plt.subplots(1, 4, figsize=(20, 5.2 * m.rows / m.cols + 0.8), constrained_layout=True)
-    im = axes[0].imshow(m.channels["bs"], cmap="gray")
-    fig.colorbar(im, ax=axes[0], shrink=0.7)
-    im = axes[1].imshow(kam, cmap="viridis", vmin=0, vmax=1.5)
-    fig.colorbar(im, ax=axes[1], shrink=0.7)
-    axes[2].imshow(ipf)
-    axes[3].imshow(ClassSet().colourize(result.labels))
-    titles = ["band slope (BS)", "KAM 3x3, 3 deg (deg)", "IPF-Z", "truth: ferrite red, martensite blue"]
-    for ax, t in zip(axes, titles):
-        ax.set_title(t)
-        ax.set_axis_off()
-    info = result.info
-    fig.suptitle(f"synthetic {info['preset']} seed {info['seed']}: ferrite "
-                 f"{100 * info['fractions_all']['ferrite']:.1f} %, indexed {100 * info['indexed_fraction']:.1f} %")
-    p = Path(path)
-    with atomic_path(p) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
-    return p
-
-
-def ipf_z_colours(q: np.ndarray) -> np.ndarray:
-    """Inverse pole figure colours of the sample Z axis (cubic standard triangle), uint8 RGB.
-
-    Non-indexed pixels (zero quaternion) are black.
-    """
-    qf = np.asarray(q, dtype=np.float64).reshape(-1, 4)
-    m = _quat.to_matrix(qf)
-    v = np.abs(m[:, :, 2])  # crystal components of sample Z (v_c = M v_s), folded by symmetry
-    v = np.sort(v, axis=1)  # h <= k <= l: the fundamental triangle [001]-[101]-[111]
-    h, k, l = v[:, 0], v[:, 1], v[:, 2]
-    rgb = np.stack([l - k, k - h, h * np.sqrt(3.0)], axis=1)
-    rgb /= np.maximum(rgb.max(axis=1, keepdims=True), 1e-12)
-    rgb = np.sqrt(rgb)
-    rgb[np.all(qf == 0, axis=1)] = 0.0
-    return (rgb.reshape(q.shape[:-1] + (3,)) * 255).astype(np.uint8)

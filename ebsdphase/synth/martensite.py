@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ebsdphase.crystal.quaternion import from_rotvec, qmul
 from ebsdphase.crystal.relationships import ks_variants
-from ebsdphase.synth import _quat
 from ebsdphase.synth._kernels import lath_indices, paint_ellipses, weighted_voronoi
 from ebsdphase.synth.ferrite import Ferrite, trace_directions
 from ebsdphase.synth.presets import Preset
@@ -90,9 +90,9 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
     seg_variant = variant.ravel()[seg_px]
     seg_pag = pag.ravel()[seg_px]
     ks = ks_variants()
-    q_seg = _quat.qmul(ks[seg_variant], parent_q[seg_pag])
+    q_seg = qmul(ks[seg_variant], parent_q[seg_pag])
     dev = rng.normal(0.0, np.radians(LATH_SPREAD_DEG), (len(seg_keys), 3))
-    q_seg = _quat.qmul(_quat.from_rotvec(dev), q_seg)
+    q_seg = qmul(from_rotvec(dev), q_seg)
     q = np.zeros(shape + (4,))
     q.reshape(-1, 4)[mflat] = q_seg[seg_inv]
     unit = np.where(mart, packet.astype(np.int64) * 24 + variant, -1)
@@ -122,8 +122,8 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
         # (a variant pair other than the surrounding block's, or it would merge with it)
         other_pair = (pair.ravel()[cen].astype(np.int64) + rng.integers(1, 3, n_t)) % 3
         t_var = 6 * plane[k] + 2 * other_pair + rng.integers(0, 2, n_t)
-        t_q = _quat.qmul(ks[t_var], parent_q[packet_pag[k]])
-        t_q = _quat.qmul(_quat.from_rotvec(rng.normal(0.0, np.radians(0.5), (n_t, 3))), t_q)
+        t_q = qmul(ks[t_var], parent_q[packet_pag[k]])
+        t_q = qmul(from_rotvec(rng.normal(0.0, np.radians(0.5), (n_t, 3))), t_q)
         q[tsel] = t_q[tempered_id[tsel]]
         unit[tsel] = 10**12 + tempered_id[tsel].astype(np.int64)
         lath_id[tsel] = len(seg_keys) + tempered_id[tsel]
@@ -141,7 +141,7 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
             bk, binv = np.unique(bkey, return_inverse=True)
             bgrain = (bk // (len(seg_keys) + n_t + 1)).astype(np.int64)
             bdev = rng.normal(0.0, np.radians(1.5), (len(bk), 3))
-            q_b = _quat.qmul(_quat.from_rotvec(bdev), ferrite.orientation[bgrain])
+            q_b = qmul(from_rotvec(bdev), ferrite.orientation[bgrain])
             q[beside] = q_b[binv]
             unit[beside] = 2 * 10**12 + bgrain[binv]
     return Martensite(orientation=q, unit=unit, lath=lath_id, tempered=tempered, beside_plate=beside)
