@@ -114,6 +114,14 @@ def test_ctf_header_size_mismatch_trusts_the_data(tmp_path):
     np.testing.assert_array_equal(ebsd.quaternions, quiet_read(shared_file(*TRIP)).quaternions)
 
 
+def test_ctf_header_step_mismatch_trusts_the_data(tmp_path):
+    path = tmp_path / "step.ctf"
+    path.write_text(_trip_text().replace("XStep\t0.2", "XStep\t0.1"), encoding="latin-1")
+    with pytest.warns(EbsdphaseWarning, match="header step 0.1 x 0.2 um does not match"):
+        ebsd = read_map(path)
+    assert ebsd.shape == (84, 103) and ebsd.step == (0.2, 0.2)
+
+
 def test_ctf_rows_in_any_order_give_the_same_map(tmp_path):
     head, _, body = _trip_text().partition("BS\r\n")
     rows = body.splitlines(keepends=True)

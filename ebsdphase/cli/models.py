@@ -40,13 +40,19 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print the l
         console.print("Pretrained models: none yet")
         return
     t = Table(title="Pretrained models", title_justify="left")
-    for col in ("name", "architecture", "channels", "classes", "val. accuracy", "description"):
+    for col in ("name", "architecture", "channels", "classes", "val. acc.", "test acc.", "description"):
         t.add_column(col)
     for name, e in pretrained.items():
-        acc = (e.get("metrics") or {}).get("val_accuracy")
-        t.add_row(name, e.get("architecture", "?"), ",".join(e.get("channels", [])), ",".join(e.get("classes", [])),
-                  f"{100 * acc:.2f} %" if isinstance(acc, (int, float)) else "", e.get("description", ""))
+        metrics = e.get("metrics") or {}
+        val = metrics.get("val_accuracy")
+        test = (metrics.get("test_synthetic") or {}).get("accuracy")
+        t.add_row(name, e.get("architecture", "?"), "+".join(e.get("channels", [])), ",".join(e.get("classes", [])),
+                  _pct(val), _pct(test), e.get("description", ""))
     console.print(t)
+
+
+def _pct(v: object) -> str:
+    return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else ""
 
 
 @app.command("info")
