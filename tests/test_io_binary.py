@@ -20,7 +20,7 @@ from ebsdphase import read_map
 from ebsdphase.cli.main import app
 from ebsdphase.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
-from tests.conftest import SHARED_DATA, shared_file
+from conftest import SHARED_DATA, shared_file
 
 CPR = ("defdap_ni_cpr", "testDataEBSD.cpr")
 CRC = ("defdap_ni_cpr", "testDataEBSD.crc")

@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 
 from ebsdphase import EBSDMap, EbsdphaseWarning, MapReadError, Phase, read_map, write_map
 from ebsdphase.io import _text
-from tests.conftest import shared_file
+from conftest import shared_file
 
 TRIP = ("trip_steel_ctf", "test_ctfFile.ctf")
 SDSS = ("sdss_ferrite_austenite", "sdss_ferrite_austenite.ang")
