@@ -4,7 +4,7 @@
                                                                [--tile 512 --overlap 128]
 
 A synthetic T2 map (``ebsdphase.synth``) is written as a file, then
-``ebsdphase.inference.predict_paths`` goes from that file to the outputs
+``ebsdphase.predict_folder.predict_paths`` goes from that file to the outputs
 (``.phases.h5``, ``.phases.png``, ``fractions.csv``). The network has random weights: the
 time does not depend on them. Printed: the cold run (keras import, model build and JAX
 compilation for this shape included), then warm runs with the split between reading,
@@ -65,7 +65,7 @@ def main() -> None:
         print(f"keras {keras.__version__} ({keras.backend.backend()}), {model.count_params():,} parameters, "
               f"bundle saved in {time.perf_counter() - t:.1f} s")
 
-        from ebsdphase.inference import predict_paths
+        from ebsdphase.predict_folder import predict_paths
 
         out = tmp / "out"
         t = time.perf_counter()

@@ -163,7 +163,7 @@ def compare_maps(
     warmed: set[str] = set()
     images: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    from ebsdphase.inference import _Progress
+    from ebsdphase.predict_folder import _Progress
 
     bar = _Progress(progress, len(files) * len(methods))
     with bar:

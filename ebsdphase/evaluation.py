@@ -186,7 +186,7 @@ def evaluate_maps(
     """Predict ``maps`` with ``model`` into ``out_dir/predictions`` then evaluate them
     against ``labels`` (default: the labels beside each map). Returns
     ``(Evaluation, PredictRun)``."""
-    from ebsdphase.inference import predict_paths
+    from ebsdphase.predict_folder import predict_paths
 
     out = Path(out_dir)
     run = predict_paths(maps, model, out / "predictions", tile=tile, overlap=overlap, force=force,

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ebsdphase._atomic import atomic_path, write_text_atomic
+from ebsdphase.dataset.io import open_dataset
 from ebsdphase.errors import EbsdphaseError
 
 UNLABELLED = 255
@@ -60,55 +61,13 @@ class TrainResult:
 # -- the dataset file ------------------------------------------------------------------
 
 
-class _ContractReader:
-    """Minimal reader of the dataset contract, used when ``ebsdphase.dataset.io`` is absent."""
-
-    def __init__(self, path: Path):
-        import h5py
-
-        try:
-            self._f = h5py.File(path, "r")
-        except OSError as exc:
-            raise EbsdphaseError(f"{path}: not a readable HDF5 dataset ({exc})") from None
-        attrs = self._f.attrs
-        if attrs.get("format") != "ebsdphase-dataset":
-            self._f.close()
-            raise EbsdphaseError(f"{path}: not an ebsdphase dataset (run `ebsdphase prepare` to make one)")
-        self.recipe = json.loads(attrs["recipe"])
-        self.classes = json.loads(attrs["classes"])
-        self.crop = int(attrs.get("crop", 0))
-
-    def split(self, name: str):
-        if name not in self._f:
-            return None, None
-        g = self._f[name]
-        return g["inputs"], g["labels"]
-
-    def close(self) -> None:
-        self._f.close()
-
-
-def _open_dataset(path: Path):
-    if not path.exists():
-        raise EbsdphaseError(f"{path}: no such dataset file")
-    try:
-        from ebsdphase.dataset.io import open_dataset
-    except ImportError:
-        return _ContractReader(path)
-    return open_dataset(path)
-
-
-def _as_dict(obj: Any) -> dict:
-    to_dict = getattr(obj, "to_dict", None)
-    return to_dict() if callable(to_dict) else dict(obj)
-
-
 def _split(ds, name: str, path: Path):
+    """(inputs, labels) of split ``name``, or (None, None) when it is absent or empty."""
     try:
         inputs, labels = ds.split(name)
-    except (KeyError, EbsdphaseError):
+    except (KeyError, EbsdphaseError):  # no such split, or a split group without its arrays
         return None, None
-    if inputs is None or len(inputs) == 0:
+    if len(inputs) == 0:
         return None, None
     if inputs.ndim != 4 or labels.shape != inputs.shape[:3]:
         raise EbsdphaseError(f"{path}: /{name} inputs {inputs.shape} and labels {labels.shape} do not match "
@@ -408,13 +367,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             raise EbsdphaseError("--batch and --epochs must be at least 1")
 
     dataset_path = Path(config["dataset"])
-    ds = _open_dataset(dataset_path)
-    try:
+    with open_dataset(dataset_path) as ds:
         return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
-    finally:
-        close = getattr(ds, "close", None)
-        if callable(close):
-            close()
 
 
 def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init: Any,
@@ -428,7 +382,7 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     if train_x is None:
         raise EbsdphaseError(f"{dataset_path}: no training crops (/train is empty)")
     val_x, val_y = _split(ds, "val", dataset_path)
-    recipe, classes = _as_dict(ds.recipe), _as_dict(ds.classes)
+    recipe, classes = ds.recipe.to_dict(), ds.classes.to_dict()
     n_classes = len(classes["classes"])
     channels = int(train_x.shape[-1])
 

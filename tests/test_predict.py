@@ -94,7 +94,7 @@ def folder(tmp_path):
 
 
 def test_predict_folder_with_a_bad_map(bundle, folder, tmp_path):
-    from ebsdphase.inference import predict_paths
+    from ebsdphase.predict_folder import predict_paths
     from ebsdphase.prediction import read_prediction
 
     maps, truth = folder

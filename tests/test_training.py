@@ -107,9 +107,10 @@ def test_tiny_run_learns(reference_run):
 
 def test_unlabelled_pixels_carry_no_loss(dataset):
     """Flipping the class of pixels marked 255 changes nothing: their weight is zero."""
-    from ebsdphase.training import _make_batches, _open_dataset
+    from ebsdphase.dataset.io import open_dataset
+    from ebsdphase.training import _make_batches
 
-    ds = _open_dataset(dataset)
+    ds = open_dataset(dataset)
     x, y = ds.split("train")
     batches = _make_batches(x, y, 2, 8, seed=0, shuffle=True)
     bx, onehot, weights = batches[0]
