@@ -163,9 +163,9 @@ def compare_maps(
     warmed: set[str] = set()
     images: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    from ebsdphase.predict_folder import _Progress
+    from ebsdphase.predict_folder import MapProgress
 
-    bar = _Progress(progress, len(files) * len(methods))
+    bar = MapProgress(progress, len(files) * len(methods))
     with bar:
         for f in files:
             stem = map_stem(f)

@@ -121,7 +121,7 @@ def predict_paths(
         stems[stem] = f
         todo.append((stem, f))
 
-    bar = _Progress(progress, len(todo))
+    bar = MapProgress(progress, len(todo))
     notify = on_map or (lambda stem, status: None)
     with bar:
         pending: list[tuple[str, Path, Any, np.ndarray, float]] = []
@@ -305,7 +305,7 @@ def _fmt(v: float | None) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6f}"
 
 
-class _Progress:
+class MapProgress:
     """A rich progress bar on stderr, or nothing."""
 
     def __init__(self, enabled: bool, total: int):
