@@ -40,7 +40,7 @@ def print_comparison(result) -> None:
     table = Table(title="Classification accuracy (CA %) per map and method", title_justify="left")
     table.add_column("method", no_wrap=True)
     for m in maps:
-        table.add_column(m, justify="right")
+        table.add_column(m, justify="right", overflow="fold")
     table.add_column("all", justify="right", style="bold")
     table.add_column(f"{first} % pred / true", justify="right")
     table.add_column("s / map", justify="right")

@@ -44,7 +44,7 @@ def command(
 def print_evaluation(result, title: str = "Evaluation") -> None:
     names = list(result.classes.names)
     table = Table(title=title, title_justify="left")
-    table.add_column("map")
+    table.add_column("map", overflow="fold")
     table.add_column("CA %", justify="right")
     for n in names:
         table.add_column(f"P {n}", justify="right")

@@ -39,7 +39,7 @@ def command(
 def print_run(run) -> None:
     names = None
     table = Table(title=f"Phase fractions (model {run.model})", title_justify="left")
-    table.add_column("map")
+    table.add_column("map", overflow="fold")
     for stem, row in run.fractions.items():
         if names is None:
             names = list(row["all"])
