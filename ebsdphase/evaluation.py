@@ -21,7 +21,7 @@ import numpy as np
 
 from ebsdphase._atomic import write_text_atomic
 from ebsdphase.errors import EbsdphaseError
-from ebsdphase.labels import ClassSet, labels_path, read_classes, read_labels
+from ebsdphase.labels import ClassSet, labels_path, read_classes, read_labels, sidecar_path
 from ebsdphase.metrics import Metrics, aggregate, error_colours, error_kind_names, evaluate, group_metrics
 from ebsdphase.prediction import SUFFIX, prediction_stem, read_prediction
 
@@ -137,7 +137,7 @@ def evaluate_predictions(
 
 def _check_classes(label_file: Path, classes: ClassSet) -> None:
     sidecar_classes = read_classes(label_file)
-    sidecar = Path(str(label_file)[: -len(".png")] + ".json")
+    sidecar = sidecar_path(label_file)
     if sidecar.exists() and sidecar_classes.names != classes.names:
         raise EbsdphaseError(f"{label_file}: labels are for classes {list(sidecar_classes.names)} "
                              f"but the prediction has {list(classes.names)}")

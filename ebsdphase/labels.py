@@ -19,7 +19,6 @@ from ebsdphase.errors import EbsdphaseError
 
 UNLABELLED = 255
 LABEL_SUFFIX = ".labels.png"
-SIDECAR_SUFFIX = ".labels.json"
 
 #: Default colours, as in the paper's figures (ferrite red, martensite blue); further
 #: classes (bainite, austenite, ...) take the next entries, in order.
@@ -89,6 +88,12 @@ def map_stem(path: str | os.PathLike) -> str:
     return Path(name).stem
 
 
+def sidecar_path(label_file: str | os.PathLike) -> Path:
+    """The JSON sidecar of a label image: ``a.labels.png`` -> ``a.labels.json``."""
+    p = Path(label_file)
+    return p.with_name(p.name[: -len(".png")] + ".json") if p.name.endswith(".png") else p.with_suffix(".json")
+
+
 def write_labels(path: str | os.PathLike, labels: np.ndarray, classes: ClassSet | None = None) -> Path:
     """Write a label PNG (and its JSON sidecar when ``classes`` is given), atomically."""
     from PIL import Image
@@ -100,8 +105,7 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, classes: ClassSet 
     with atomic_path(p) as tmp:
         Image.fromarray(arr.astype(np.uint8), mode="L").save(tmp, format="PNG")
     if classes is not None:
-        sidecar = p.with_name(p.name[: -len(".png")] + ".json") if p.name.endswith(".png") else p.with_suffix(".json")
-        write_text_atomic(sidecar, json.dumps(classes.to_dict(), indent=2))
+        write_text_atomic(sidecar_path(p), json.dumps(classes.to_dict(), indent=2))
     return p
 
 
@@ -131,7 +135,7 @@ def read_labels(path: str | os.PathLike, shape: tuple[int, int] | None = None) -
 def read_classes(label_file: str | os.PathLike) -> ClassSet:
     """The class set in the sidecar of ``label_file``; the defaults when there is none."""
     p = Path(label_file)
-    sidecar = p.with_name(p.name[: -len(".png")] + ".json") if p.name.endswith(".png") else p.with_suffix(".json")
+    sidecar = sidecar_path(p)
     if sidecar.exists():
         return ClassSet.from_dict(json.loads(sidecar.read_text()))
     return ClassSet()

@@ -161,8 +161,3 @@ def train_forest(
     clf.fit(x[keep], y[keep])
     return PixelForest(channels, tuple(float(s) for s in sigmas), use_indexed, clf)
 
-
-def forest_labels(ebsd: "EBSDMap", scribbles: np.ndarray, channels: Sequence[str] | str = ("bs",),
-                  **kwargs: Any) -> np.ndarray:
-    """Train on the scribbles of ``ebsd`` and label all of its pixels (uint8 class indices)."""
-    return train_forest(ebsd, scribbles, channels, **kwargs).predict(ebsd)
