@@ -2,8 +2,7 @@
 
 One definition shared by ``prepare``, ``train`` and ``predict``: a dataset stores its
 recipe, a model bundle copies it, and prediction on a new map rebuilds the inputs from
-the recipe alone. No statistic of the training set is ever stored: every map is
-standardised with its own statistics (section 3.2 of the paper), so a new map needs
+the recipe alone. No statistic of the training set is ever stored, so a new map needs
 nothing but itself.
 
 Channel names
@@ -12,6 +11,10 @@ Channel names
     Kernel average misorientation in degrees, always recomputed from the orientations
     with the recipe's ``kam_order`` / ``kam_threshold`` (never read from the file, so maps
     from different vendors give the same channel). Standardised like a scalar channel.
+``quality``
+    The vendor-neutral pattern-quality channel: band slope (``bs``) on Oxford files,
+    image quality (``iq``) on EDAX/TSL files, band contrast (``bc``) where that is all the
+    file has (the first of these the map holds). One model then serves every vendor.
 ``quat``
     Four channels (q0..q3 = w, x, y, z) of orientations homogenised per grain (all pixels
     of a grain expressed with the same symmetry equivalent, grains detected with
@@ -21,8 +24,25 @@ anything else
     A scalar channel of the map (``bs``, ``bc``, ``iq``, ``ci``, ``mad``, ...), looked up
     in ``map.channels``.
 
-Normalisation (``zscore-per-map``)
-----------------------------------
+Normalisation ``invariant`` (recipe version 2, the default)
+-----------------------------------------------------------
+A pixel's input must not depend on what else is in the map (a crop of a map, its phase
+balance) nor on the camera's gain, so nothing is standardised per map:
+
+- angle-like channels (``kam``, ``mad``) and bounded scores (``ci``, ``fit``) keep their
+  physical values on a fixed scale (degrees for KAM, in [0, threshold]);
+- pattern-quality channels (``bs``, ``bc``, ``iq``, ``quality``, ...) differ by orders of
+  magnitude between vendors and set-ups (BC 0-255, IQ 1e3 on one EDAX map, 1e5 on another),
+  so each is divided by its 98th percentile over the map's indexed pixels. That removes
+  the gain exactly, and the 98th percentile is the bright tail of the map, which barely
+  moves with the phase fractions: ferrite's tail as long as a few per cent of the map is
+  ferrite, the recovered (auto-tempered) laths' in fully martensitic maps. What is left
+  of that dependence (a 100 % martensite crop of a two-phase map, up to ~25 %) is taught
+  to the network by a random gain on these channels during training
+  (:func:`relative_jitter`), so it decides on contrast and texture, not on one level.
+
+Normalisation ``zscore-per-map`` (recipe version 1, the paper's)
+----------------------------------------------------------------
 Scalar channels (including ``kam``) are shifted and scaled to zero mean and unit standard
 deviation using the map's *indexed* pixels only (non-indexed pixels carry vendor-specific
 junk values that would skew the statistics). Non-indexed pixels (and non-finite values)
@@ -44,7 +64,13 @@ from ebsdphase.errors import EbsdphaseError
 if TYPE_CHECKING:
     from ebsdphase.ebsdmap import EBSDMap
 
-NORMALISATIONS = ("zscore-per-map", "none")
+NORMALISATIONS = ("invariant", "zscore-per-map", "none")
+#: channels kept on their physical scale by the ``invariant`` normalisation
+FIXED_SCALE_CHANNELS = frozenset({"kam", "mad", "ci", "fit", "error", "bands", "grain_id", "phase"})
+#: percentile of the indexed pixels that scales pattern-quality channels to ~1
+QUALITY_PERCENTILE = 98.0
+#: source channels of ``quality``, in order of preference
+QUALITY_SOURCES = ("bs", "iq", "bc")
 QUAT_LABELS = ("q0", "q1", "q2", "q3")
 
 
@@ -76,9 +102,20 @@ def _quaternions(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
     return q
 
 
-#: the channel registry: every channel computed from the orientations, by name
+def quality_source(ebsd: "EBSDMap") -> str | None:
+    """The map channel that ``quality`` reads (bs, else iq, else bc), or None."""
+    return next((c for c in QUALITY_SOURCES if c in ebsd.channels), None)
+
+
+def _quality(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
+    return ebsd.channels[quality_source(ebsd)]
+
+
+#: the channel registry: every channel computed from the orientations (or, for
+#: ``quality``, chosen among the map's channels), by name
 DERIVED_CHANNELS: dict[str, DerivedChannel] = {
     "kam": DerivedChannel(("kam",), _kam),
+    "quality": DerivedChannel(("quality",), _quality),
     "quat": DerivedChannel(QUAT_LABELS, _quaternions),
 }
 #: other spellings users type for the derived channels
@@ -93,7 +130,7 @@ class ChannelRecipe:
     kam_order: int = 1
     kam_threshold: float = 3.0
     grain_angle: float = 3.0
-    normalisation: str = "zscore-per-map"
+    normalisation: str = "invariant"
     unindexed_value: float = 0.0
 
     def __post_init__(self) -> None:
@@ -134,6 +171,18 @@ class ChannelRecipe:
     def __str__(self) -> str:
         return ",".join(self.names)
 
+    @property
+    def version(self) -> int:
+        """2 for the map-independent ``invariant`` inputs, 1 for the paper's per-map z-score."""
+        return 2 if self.normalisation == "invariant" else 1
+
+    def relative_labels(self) -> list[str]:
+        """Output channels scaled by a percentile of the map (``invariant`` only): the ones
+        whose level is only known up to a factor, jittered in training."""
+        if self.normalisation != "invariant":
+            return []
+        return [c for c in self.channel_labels() if _is_relative(c)]
+
     # -- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -152,6 +201,9 @@ class ChannelRecipe:
             raise EbsdphaseError(f"channel recipe has unknown fields: {', '.join(unknown)}")
         kw = {k: v for k, v in d.items() if k in known}
         kw["names"] = tuple(kw["names"])
+        # recipes written before version 2 did not always name their normalisation: theirs
+        # was the per-map z-score, and they must keep predicting exactly as they did
+        kw.setdefault("normalisation", "zscore-per-map")
         return cls(**kw)
 
     @classmethod
@@ -166,7 +218,11 @@ class ChannelRecipe:
     # -- building inputs ------------------------------------------------------------------
     def missing(self, ebsd: "EBSDMap") -> list[str]:
         """Channels of the recipe that ``ebsd`` cannot provide."""
-        return [n for n in self.names if n not in DERIVED_CHANNELS and n not in ebsd.channels]
+        def have(n: str) -> bool:
+            if n == "quality":
+                return quality_source(ebsd) is not None
+            return n in DERIVED_CHANNELS or n in ebsd.channels
+        return [n for n in self.names if not have(n)]
 
     def build(self, ebsd: "EBSDMap") -> np.ndarray:
         """The model input of ``ebsd``: (rows, cols, n_channels) float32, normalised."""
@@ -188,15 +244,18 @@ class ChannelRecipe:
                 k += n
                 continue
             raw = derived.compute(ebsd, self) if derived is not None else ebsd.channels[name]
-            out[..., k] = self._scalar(raw, indexed)
+            out[..., k] = self._scalar(raw, indexed, name)
             k += 1
         return out
 
-    def _scalar(self, raw: np.ndarray, indexed: np.ndarray) -> np.ndarray:
+    def _scalar(self, raw: np.ndarray, indexed: np.ndarray, name: str = "") -> np.ndarray:
         raw = np.asarray(raw, np.float32)
         valid = indexed & np.isfinite(raw)
         out = raw.astype(np.float32, copy=True)
-        if self.normalisation == "zscore-per-map" and valid.any():
+        if self.normalisation == "invariant":
+            if _is_relative(name) and valid.any():
+                out = (raw / _quality_scale(raw[valid])).astype(np.float32)
+        elif self.normalisation == "zscore-per-map" and valid.any():
             v = raw[valid].astype(np.float64)
             mean = v.mean()
             std = v.std()
@@ -205,6 +264,40 @@ class ChannelRecipe:
             out = ((raw - mean) / scale).astype(np.float32)
         out[~valid] = self.unindexed_value
         return out
+
+
+def _is_relative(label: str) -> bool:
+    return label not in FIXED_SCALE_CHANNELS and label not in QUAT_LABELS
+
+
+def _quality_scale(values: np.ndarray) -> float:
+    """The 98th percentile of a quality channel's indexed values (> 0), the unit it is
+    expressed in; falls back to the largest magnitude for channels that are mostly 0."""
+    v = np.abs(values.astype(np.float64))
+    s = float(np.percentile(v, QUALITY_PERCENTILE))
+    if not s > 1e-12:
+        s = float(v.max())
+    return s if s > 1e-12 else 1.0
+
+
+def relative_jitter(x: np.ndarray, channels: list[int], rng: np.random.Generator,
+                    gain: float = 1.25, offset: float = 0.05) -> np.ndarray:
+    """Multiply the percentile-scaled channels of each crop in a (n, H, W, C) batch by a
+    random gain in [1/gain, gain] (log-uniform) and add an offset in [-offset, offset].
+
+    The 98th percentile that scales them moves a little with the phase fractions of a map
+    (most in a map that is nearly all martensite); training under this jitter makes the
+    network decide on contrast and texture, so that a crop and the whole map agree.
+    Non-indexed pixels (exactly 0) stay 0. Changes ``x`` in place and returns it.
+    """
+    if not channels or len(x) == 0:
+        return x
+    n = len(x)
+    g = np.exp(rng.uniform(-np.log(gain), np.log(gain), (n, 1, 1, len(channels)))).astype(np.float32)
+    o = rng.uniform(-offset, offset, (n, 1, 1, len(channels))).astype(np.float32)
+    sub = x[..., channels]
+    x[..., channels] = np.where(sub != 0, sub * g + o, 0.0)
+    return x
 
 
 def _canonical(name: str) -> str:

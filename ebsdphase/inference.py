@@ -155,7 +155,8 @@ def _inputs(bundle, ebsd) -> np.ndarray:
 def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
     """A :class:`Prediction` of ``ebsd`` from its (rows, cols, K) probabilities."""
     return from_probabilities(probs, class_set=bundle.classes, model=bundle.name, source=ebsd.source,
-                              indexed=ebsd.indexed, recipe=bundle.recipe.to_dict())
+                              indexed=ebsd.indexed, recipe=bundle.recipe.to_dict(),
+                              outside_training=bundle.outside_training(ebsd))
 
 
 def predict(ebsd, model, tile: int | None = None, overlap: int = 0) -> Prediction:

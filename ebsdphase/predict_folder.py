@@ -52,6 +52,7 @@ class PredictRun:
     stages: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "kam": 0.0, "features": 0.0,
                                                              "inference": 0.0, "write": 0.0})
     fractions_file: Path | None = None
+    outside: dict[str, str] = field(default_factory=dict)          # stem -> one-line warning
 
     @property
     def done_stems(self) -> list[str]:
@@ -155,6 +156,9 @@ def predict_paths(
                     pred = wrap_probabilities(bundle, ebsd, pr)
                     run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf)
                     run.fractions[stem] = _fraction_row(pred)
+                    if pred.outside_training:
+                        run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
+                                             + "; ".join(pred.outside_training))
                     status = "done"
                 except Exception as exc:  # noqa: BLE001 - one bad map must not stop the run
                     run.failed[stem] = _one_line(src, exc)
@@ -279,7 +283,8 @@ def write_phase_ctf(path: str | os.PathLike, ebsd, pred: Prediction) -> Path:
 def _fraction_row(pred: Prediction) -> dict:
     fr = pred.fractions()
     n_idx = int(np.count_nonzero(pred.indexed)) if pred.indexed is not None else None
-    return {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"]}
+    return {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"],
+            "outside_training": "; ".join(pred.outside_training)}
 
 
 def _fraction_row_from_file(path: Path) -> dict:
@@ -292,11 +297,12 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["map", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
-               + [f"{n}_indexed" for n in names])
+               + [f"{n}_indexed" for n in names] + ["outside_training"])
     for stem, r in rows.items():
         idx = r["over_indexed"] or {}
         w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]
-                   + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names])
+                   + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names]
+                   + [r.get("outside_training", "")])
     write_text_atomic(path, buf.getvalue())
     return path
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -43,6 +43,8 @@ class Prediction:
     source: str | None = None
     indexed: np.ndarray | None = None  # (rows, cols) bool, None when unknown
     recipe: dict | None = None
+    #: why the map lies outside the model's training ranges (ebsdphase.domain); [] = inside
+    outside_training: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -91,6 +93,7 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
         f.attrs["model"] = pred.model or ""
         f.attrs["source"] = pred.source or ""
         f.attrs["recipe"] = json.dumps(pred.recipe or {})
+        f.attrs["outside_training"] = json.dumps(list(pred.outside_training))
         f.create_dataset("classes", data=np.asarray(pred.classes, np.uint8), chunks=chunks, **opts)
         f.create_dataset("probabilities", data=np.asarray(pred.probabilities, np.float32),
                          chunks=chunks + (pred.probabilities.shape[-1],), **opts)
@@ -128,6 +131,7 @@ def read_prediction(path: str | os.PathLike, probabilities: bool = True) -> Pred
                 source=str(f.attrs.get("source", "")) or None,
                 indexed=f["indexed"][()].astype(bool) if "indexed" in f else None,
                 recipe=json.loads(f.attrs.get("recipe", "{}")),
+                outside_training=json.loads(f.attrs.get("outside_training", "[]")),
             )
         except KeyError as exc:
             raise EbsdphaseError(f"{p}: prediction file lacks {exc}") from None

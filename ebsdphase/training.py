@@ -78,8 +78,13 @@ def _split(ds, name: str, path: Path):
 # -- batches ---------------------------------------------------------------------------
 
 
-def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool):
+def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
+                  jitter: list[int] | None = None):
+    """Keras batches; ``jitter``: input channels given a random gain per crop (training of
+    percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`)."""
     import keras
+
+    from ebsdphase.features import relative_jitter
 
     class CropBatches(keras.utils.PyDataset):
         """Batches of crops read from the HDF5 file on demand; unlabelled pixels weigh 0."""
@@ -100,6 +105,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
         def __getitem__(self, index: int):
             idx = np.sort(self._order()[index * batch_size:(index + 1) * batch_size])
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
+            if jitter:
+                relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
             y = np.asarray(labels[idx.tolist()])
             known = y != UNLABELLED
             if np.any(y[known] >= n_classes):
@@ -240,6 +247,7 @@ class _Run:
     params: dict
     recipe: dict
     classes: dict
+    training_ranges: dict
     monitor: str
     mode: str
     patience: int
@@ -262,7 +270,7 @@ class _Run:
                                 "learning_rate": self.config["learning_rate"],
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init")},
-                    metrics=metrics)
+                    metrics=metrics, training_ranges=self.training_ranges)
 
     def save_checkpoint(self, model, epochs_done: int) -> None:
         meta = {"epochs_done": epochs_done, "history": self.history, "best_value": self.best_value,
@@ -412,12 +420,16 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
 
     run_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(run_dir=run_dir, name=config["name"], architecture=config["architecture"],
-               params=config["params"], recipe=recipe, classes=classes, monitor=monitor,
+               params=config["params"], recipe=recipe, classes=classes,
+               training_ranges=ds.training_ranges, monitor=monitor,
                mode=MONITORS[monitor], patience=config["patience"], config=config)
     start = run.load_checkpoint(model) if resume else 0
     write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
 
-    run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True)
+    labels_in = ds.recipe.channel_labels()
+    jitter = [labels_in.index(c) for c in ds.recipe.relative_labels()]
+    run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
+                                      jitter)
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False)
            if val_x is not None else None)
     callbacks = [_run_keeper(run)]

@@ -63,11 +63,13 @@ def test_from_dict_rejects_unknown_fields_and_bad_values():
 
 
 # -- building inputs from scalar channels -----------------------------------------------------
+Z = "zscore-per-map"  # recipe version 1, the paper's normalisation
+
 def test_zscore_uses_indexed_pixels_and_sets_unindexed_value():
     m = _map()
     # junk on non-indexed pixels must not leak into the statistics
     m.channels["bs"][~m.indexed] = 1e6
-    x = ChannelRecipe(("bs", "bc"), unindexed_value=-2.5).build(m)
+    x = ChannelRecipe(("bs", "bc"), unindexed_value=-2.5, normalisation=Z).build(m)
     assert x.shape == (6, 7, 2) and x.dtype == np.float32
     idx = m.indexed
     for k in range(2):
@@ -84,7 +86,7 @@ def test_per_map_statistics_make_gain_and_offset_irrelevant():
     a = _map()
     b = _map()
     b.channels["bs"] = b.channels["bs"] * 3.0 + 40.0
-    r = ChannelRecipe(("bs",))
+    r = ChannelRecipe(("bs",), normalisation=Z)
     np.testing.assert_allclose(r.build(a), r.build(b), atol=1e-5)
 
 
@@ -92,7 +94,7 @@ def test_constant_channel_and_non_finite_values():
     m = _map()
     m.channels["bs"][:] = 7.0
     m.channels["bc"][1, 1] = np.nan
-    x = ChannelRecipe(("bs", "bc")).build(m)
+    x = ChannelRecipe(("bs", "bc"), normalisation=Z).build(m)
     assert np.all(x[..., 0] == 0.0)
     assert x[1, 1, 1] == 0.0 and np.isfinite(x).all()
 
@@ -116,7 +118,7 @@ def test_kam_channel_is_standardised_crystal_kam():
     from ebsdphase.crystal import kam
 
     m = _map(12, 13, seed=3)
-    x = ChannelRecipe(("kam",), kam_order=1, kam_threshold=5.0).build(m)
+    x = ChannelRecipe(("kam",), kam_order=1, kam_threshold=5.0, normalisation=Z).build(m)
     raw = kam(m.copy(), 1, 5.0)
     idx = m.indexed
     v = raw[idx].astype(np.float64)
@@ -150,3 +152,87 @@ def test_quat_channels_are_homogenised_within_a_grain():
     # all pixels now carry one representative (up to the q == -q sign)
     same = np.abs(flat @ flat[0])
     np.testing.assert_allclose(same, 1.0, atol=1e-5)
+
+
+# -- recipe version 2: inputs that mean the same on every map ---------------------------------
+def test_invariant_is_the_default_and_old_dicts_keep_the_zscore():
+    assert ChannelRecipe(("bs",)).normalisation == "invariant"
+    assert ChannelRecipe(("bs",)).version == 2
+    # a recipe dict without a normalisation was written by version 1: it stays a z-score
+    old = ChannelRecipe.from_dict({"names": ["bs"]})
+    assert old.normalisation == Z and old.version == 1
+
+
+def test_invariant_kam_is_in_degrees_and_quality_is_scaled_by_its_98th_percentile():
+    from ebsdphase.crystal import kam
+
+    m = _map(12, 13, seed=3)
+    x = ChannelRecipe(("kam", "bs")).build(m)
+    idx = m.indexed
+    np.testing.assert_allclose(x[..., 0][idx], kam(m.copy(), 1, 3.0)[idx], atol=1e-6)
+    p98 = np.percentile(m.channels["bs"][idx].astype(np.float64), 98)
+    np.testing.assert_allclose(x[..., 1][idx], m.channels["bs"][idx] / p98, rtol=1e-5)
+    assert np.all(x[~idx] == 0.0)
+
+
+def test_invariant_inputs_ignore_the_camera_gain():
+    a = _map(20, 20, seed=5)
+    b = _map(20, 20, seed=5)
+    b.channels["bs"] = b.channels["bs"] * 0.6
+    r = ChannelRecipe(("bs", "kam"))
+    np.testing.assert_allclose(r.build(a), r.build(b), rtol=1e-5, atol=1e-6)
+
+
+def test_invariant_inputs_of_a_pixel_do_not_depend_on_the_rest_of_the_map():
+    """KAM of an inner pixel is the same in a crop; quality moves only with the crop's 98th
+    percentile (a common factor, no shift)."""
+    m = _map(30, 30, seed=6)
+    crop = m.crop(5, 25, 5, 25) if hasattr(m, "crop") else None
+    if crop is None:
+        import dataclasses
+
+        crop = dataclasses.replace(m, quaternions=m.quaternions[5:25, 5:25].copy(),
+                                   phase_id=m.phase_id[5:25, 5:25].copy(),
+                                   channels={k: v[5:25, 5:25].copy() for k, v in m.channels.items()},
+                                   cache={})
+    r = ChannelRecipe(("kam", "bs"))
+    whole, part = r.build(m)[5:25, 5:25], r.build(crop)
+    inner = (slice(1, -1), slice(1, -1))
+    np.testing.assert_allclose(part[inner][..., 0], whole[inner][..., 0], atol=1e-6)
+    ratio = part[..., 1][crop.indexed] / whole[..., 1][crop.indexed]
+    assert np.ptp(ratio) < 1e-5
+
+
+def test_quality_is_bs_then_iq_then_bc():
+    from ebsdphase.features import quality_source
+
+    m = _map()
+    assert quality_source(m) == "bs"
+    del m.channels["bs"]
+    assert quality_source(m) == "bc"
+    m.channels["iq"] = m.channels["bc"] * 1000.0
+    assert quality_source(m) == "iq"
+    r = ChannelRecipe.parse("quality,kam")
+    assert r.missing(m) == []
+    x = r.build(m)
+    idx = m.indexed
+    np.testing.assert_allclose(np.percentile(x[..., 0][idx], 98), 1.0, rtol=1e-4)
+    del m.channels["iq"], m.channels["bc"]
+    assert r.missing(m) == ["quality"]
+    with pytest.raises(EbsdphaseError, match="quality"):
+        r.build(m)
+
+
+def test_relative_jitter_scales_only_quality_channels_and_keeps_non_indexed_zero():
+    from ebsdphase.features import relative_jitter
+
+    r = ChannelRecipe(("kam", "bs"))
+    assert r.relative_labels() == ["bs"]
+    assert ChannelRecipe(("kam", "bs"), normalisation=Z).relative_labels() == []
+    x = np.ones((16, 4, 4, 2), np.float32)
+    x[:, 0, 0, 1] = 0.0
+    y = relative_jitter(x.copy(), [1], np.random.default_rng(0))
+    np.testing.assert_array_equal(y[..., 0], 1.0)
+    assert np.all(y[:, 0, 0, 1] == 0.0)
+    g = y[:, 1, 1, 1]
+    assert g.min() >= 1 / 1.25 - 0.05 - 1e-6 and g.max() <= 1.25 + 0.05 + 1e-6 and np.ptp(g) > 0.1

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from ebsdphase.checks import KNOWN_PHASE_MAPS
 from ebsdphase.models.pretrained import list_pretrained, registry_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "ebsdphase" / "data" / "example_t2.ebsd.h5"
@@ -54,3 +56,72 @@ def test_pretrained_model_predicts_the_example_map(name, tmp_path, monkeypatch):
     reported = bundle.card["metrics"]["test_synthetic"]["accuracy"]
     # a 192 x 256 map holds a handful of grains: allow 3 points below the card's figure
     assert accuracy >= reported - 0.03, (name, accuracy, reported)
+
+
+# -- the real-maps issue: inputs that mean the same on every map ---------------------------------
+NEW_MODELS = ("dp-bs", "dp-bc", "dp-kam", "dp-bs-kam", "dp-quality-kam", "dp-quat")
+
+
+def test_every_model_of_recipe_v2_is_registered_with_its_training_ranges():
+    from ebsdphase.models.bundle import load_bundle
+
+    assert set(NEW_MODELS) <= set(MODELS)
+    for name in NEW_MODELS:
+        b = load_bundle(name)
+        assert b.recipe.version == 2, name
+        r = b.training_ranges
+        assert r["step_um"][0] <= 0.05 and r["step_um"][1] >= 0.5, (name, r)
+        assert r["indexed_fraction"][0] <= 0.75 and r["indexed_fraction"][1] == 1.0, (name, r)
+
+
+@pytest.fixture(scope="module")
+def invariance_maps():
+    """One synthetic map per paper preset, seeds never used in training."""
+    from ebsdphase.synth import synthesize
+
+    return [synthesize(p, 7100 + i, (256, 384), 0.1) for i, p in enumerate(("t1", "t2", "t3", "complex"))]
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, invariance_maps):
+    """Metamorphic: the phase of a pixel must not depend on what else is in the map."""
+    from ebsdphase import checks
+    from ebsdphase.models.bundle import load_bundle
+
+    bundle = load_bundle(name)
+    agree = [c["agreement"] for s in invariance_maps
+             for c in checks.crop_agreement(bundle, s.map, s.labels, size=128, purity=0.8)]
+    assert len(agree) >= 4
+    assert float(np.mean(agree)) >= 0.97, (name, agree)
+
+
+@pytest.mark.parametrize("name", [n for n in NEW_MODELS if n != "dp-kam" and n != "dp-quat"])
+def test_the_camera_gain_does_not_change_the_phase_map(name, invariance_maps):
+    from ebsdphase import checks
+    from ebsdphase.models.bundle import load_bundle
+
+    bundle = load_bundle(name)
+    for s in invariance_maps[:2]:
+        assert checks.gain_agreement(bundle, s.map, 0.6) >= 0.99
+
+
+@pytest.mark.parametrize("known", [k.name for k in KNOWN_PHASE_MAPS])
+def test_real_maps_whose_phase_is_known_come_out_right(known):
+    """DC06 ferrite >= 95 %, M1700 martensite >= 95 %, SDSS BCC pixels >= 90 % ferrite, for
+    every model that can read the map (KAM, quality + KAM and quaternions at least)."""
+    from conftest import shared_file
+
+    from ebsdphase import checks
+    from ebsdphase.io import read_map
+    from ebsdphase.models.bundle import load_bundle
+
+    k = next(k for k in checks.KNOWN_PHASE_MAPS if k.name == known)
+    m = read_map(shared_file(*k.path.split("/")))
+    target = 0.90 if k.name == "SDSS-BCC" else 0.95
+    read = []
+    for name in NEW_MODELS:
+        r = checks.known_phase_share(load_bundle(name), m, k)
+        if r is not None:
+            read.append(name)
+            assert r["share"] >= target, (name, k.name, r)
+    assert {"dp-kam", "dp-quality-kam", "dp-quat"} <= set(read)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_PARTIAL, console, error, handle_errors, percent
+from ebsdphase.cli._common import EXIT_PARTIAL, console, error, handle_errors, percent, warn
 
 
 @handle_errors
@@ -30,6 +30,8 @@ def command(
 
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=True)
     print_run(run)
+    for why in run.outside.values():
+        warn(why)
     for stem, why in run.failed.items():
         error(why)
     if run.failed:

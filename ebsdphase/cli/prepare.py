@@ -34,6 +34,11 @@ def command(
     kam_threshold: float = typer.Option(3.0, "--kam-threshold", help="KAM threshold angle (degrees)."),
     grain_angle: float = typer.Option(3.0, "--grain-angle",
                                       help="Grain threshold (degrees) for homogenising 'quat'."),
+    normalisation: str = typer.Option("invariant", "--normalisation",
+                                      help="'invariant' (default, recipe v2): KAM in degrees, quality "
+                                           "channels over their 98th percentile, so a pixel's input does "
+                                           "not depend on the rest of the map; 'zscore-per-map': the "
+                                           "paper's per-map standardisation (v1)."),
 ) -> None:
     """Augment, crop and split labelled maps into a training dataset (HDF5)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -42,7 +47,7 @@ def command(
     from ebsdphase.features import ChannelRecipe
 
     recipe = ChannelRecipe.parse(channels, kam_order=kam_order, kam_threshold=kam_threshold,
-                                 grain_angle=grain_angle)
+                                 grain_angle=grain_angle, normalisation=normalisation)
     # record the real command line when we are the running program (not under a test runner)
     argv = ["ebsdphase", *sys.argv[1:]] if sys.argv[1:2] == ["prepare"] else None
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

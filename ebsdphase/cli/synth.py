@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -26,11 +27,22 @@ def parse_size(text: str) -> tuple[int, int]:
 def command(
     out_dir: Path = typer.Argument(..., help="Folder for the maps (created if needed)."),
     preset: str = typer.Option("t2", "--preset", "-p", help="t1 (57 % ferrite), t2 (42 %), t3 (34 %, "
-                               "Widmanstatten plates) or complex (25 %, serrated, many plates)."),
+                               "Widmanstatten plates), complex (25 %, serrated, many plates), or random "
+                               "(each seed draws fraction 0-100 %, step 0.05-0.5 um, Oxford/EDAX channels, "
+                               "cleaning, deformed ferrite, noise: the pretrained models' training maps)."),
     count: int = typer.Option(1, "--count", "-n", help="Number of maps (seeds SEED, SEED+1, ...)."),
     seed: int = typer.Option(0, "--seed", help="First random seed; the same seed gives identical files."),
     size: str = typer.Option("856x1136", "--size", help="Map size ROWSxCOLS in pixels."),
-    step: float = typer.Option(0.1, "--step", help="Step size in micrometres."),
+    step: Optional[float] = typer.Option(None, "--step", help="Step size in micrometres "
+                                         "(default: 0.1, or drawn per map by --preset random)."),
+    ferrite: Optional[float] = typer.Option(None, "--ferrite", help="Ferrite area fraction 0-1 "
+                                            "(default: the preset's)."),
+    vendor: Optional[str] = typer.Option(None, "--vendor", help="oxford (BC, BS, MAD; .ctf) or edax "
+                                         "(IQ, CI, Fit; .ebsd.h5). Default: the preset's."),
+    cleaned: Optional[bool] = typer.Option(None, "--cleaned/--raw", help="Fill non-indexed pixels from "
+                                           "their neighbours, as AZtec/OIM clean-up does."),
+    deformed: Optional[float] = typer.Option(None, "--deformed", help="In-grain orientation gradient of "
+                                             "ferrite, deg/um (deformed ferrite; 0 = recrystallised)."),
     preview: bool = typer.Option(False, "--preview", help="Also write <stem>.preview.png "
                                  "(BS, KAM, IPF-Z and labels side by side)."),
 ) -> None:
@@ -42,9 +54,17 @@ def command(
 
     shape = parse_size(size)
     get_preset(preset)  # fail on a bad name before the progress bar starts
+    overrides = {k: v for k, v in {"ferrite_fraction": ferrite, "vendor": vendor, "cleaned": cleaned,
+                                   "ferrite_deformation": deformed}.items() if v is not None}
+    if ferrite is not None and not 0.0 <= ferrite <= 1.0:
+        raise EbsdphaseError(f"--ferrite must be in [0, 1], got {ferrite}")
+    if vendor is not None and vendor not in ("oxford", "edax"):
+        raise EbsdphaseError(f"--vendor must be oxford or edax, got {vendor!r}")
+    if step is not None and not 0.005 <= step <= 5.0:
+        raise EbsdphaseError(f"--step {step} um is outside 0.005-5 um")
     with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(f"{preset} {shape[0]}x{shape[1]}", total=count)
         paths = synth_maps(out_dir, preset, count, seed, shape, step, preview,
-                           on_map=lambda i, p: bar.advance(task))
+                           on_map=lambda i, p: bar.advance(task), overrides=overrides)
     console.print(f"wrote {len(paths)} map(s) to {out_dir}")

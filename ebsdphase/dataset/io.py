@@ -97,6 +97,11 @@ class DatasetWriter:
                              chunks=(max(1, min(n, 4096)),))
             g["inputs"].attrs["channels"] = json.dumps(self.recipe.channel_labels())
 
+    def set_attr(self, key: str, value: Any) -> None:
+        """Set a file attribute known only after the crops are written (JSON for non-scalars)."""
+        assert self._file is not None, "use DatasetWriter as a context manager"
+        self._file.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
+
     def write(self, split: str, index: int, inputs: np.ndarray, labels: np.ndarray,
               map_name: str, augmentation: str, row: int, col: int) -> None:
         """Store one crop at position ``index`` of ``split``."""
@@ -134,6 +139,8 @@ class DatasetFile:
             self.split_by = str(attrs.get("split_by", ""))
             self.seed = int(attrs.get("seed", 0))
             self.command = str(attrs.get("command", ""))
+            # what the model will have seen (domain.ranges); absent in datasets before 0.2
+            self.training_ranges = json.loads(attrs["training_ranges"]) if "training_ranges" in attrs else {}
         except KeyError as exc:
             self._file.close()
             raise EbsdphaseError(f"{self.path}: dataset lacks attribute {exc}") from None

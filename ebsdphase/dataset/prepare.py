@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ebsdphase import domain
 from ebsdphase.dataset import split as splitting
 from ebsdphase.dataset.augment import augmentations, augmented
 from ebsdphase.dataset.crops import crop_grid, crop_positions
@@ -123,6 +124,7 @@ def prepare(
 
     total = len(plan.maps) * len(augs)
     done = 0
+    stats = []  # of every augmented map that gave crops: the ranges the model will see
     extra = {"val": float(val), "augment": bool(augment), "border": border,
              "max_unlabelled": float(max_unlabelled), "augmentations": [a.name for a in augs],
              "maps": [str(p) for p in plan.maps], "class_pixels": summary["splits"]}
@@ -139,6 +141,7 @@ def prepare(
                 group = by_key.get((mi, ai))
                 if group is not None:
                     inputs = recipe.build(amap)
+                    stats.append(domain.map_stats(amap, recipe))
                     for i in group:
                         r, c = plan.rows[i], plan.cols[i]
                         writer.write(SPLITS[split_of[i]], int(slot[i]), inputs[r:r + crop, c:c + crop],
@@ -149,6 +152,8 @@ def prepare(
                 if progress is not None:
                     progress(done, total, f"{Path(path).name} {aug.name}")
             del ebsd, labels
+        summary["training_ranges"] = domain.ranges(stats)
+        writer.set_attr("training_ranges", summary["training_ranges"])
     summary["seconds"] = time.perf_counter() - start
     summary["command"] = command
     return summary
@@ -224,4 +229,6 @@ def _equivalent_command(maps, labels_dir, recipe, out, augment, crop, val, seed,
                       ("--grain-angle", "grain_angle")):
         if getattr(recipe, attr) != getattr(default, attr):
             args += [opt, f"{getattr(recipe, attr):g}"]
+    if recipe.normalisation != default.normalisation:
+        args += ["--normalisation", recipe.normalisation]
     return shlex.join(args)

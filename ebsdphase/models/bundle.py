@@ -77,6 +77,19 @@ class Bundle:
         return int(self.card.get("n_classes", len(self.card["classes"]["classes"])))
 
     @property
+    def training_ranges(self) -> dict:
+        """{statistic: [min, max]} of the maps the model was trained on ({} for old cards)."""
+        return dict(self.card.get("training_ranges") or {})
+
+    def outside_training(self, ebsd_map) -> list[str]:
+        """Why ``ebsd_map`` lies outside what the model saw (empty: inside, or unknown)."""
+        from ebsdphase import domain
+
+        if not self.training_ranges:
+            return []
+        return domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
+
+    @property
     def metrics(self) -> dict:
         return dict(self.card.get("metrics") or {})
 
@@ -142,6 +155,7 @@ class Bundle:
             "channels": list(self.card["recipe"].get("names", [])),
             "classes": list(self.card["classes"]["classes"]),
             "metrics": self.metrics,
+            "training_ranges": self.training_ranges,
             "provenance": self.provenance,
             "ebsdphase_version": self.card.get("ebsdphase_version"),
         }
@@ -202,7 +216,8 @@ def _plain(obj: Any) -> Any:
 
 
 def save_bundle(model, folder, name: str, architecture: str, params: dict | None, recipe, classes,
-                provenance: dict | None = None, metrics: dict | None = None) -> Path:
+                provenance: dict | None = None, metrics: dict | None = None,
+                training_ranges: dict | None = None) -> Path:
     """Write ``<folder>/<name>.weights.h5`` and ``<folder>/<name>.json``; return the card path.
 
     ``recipe`` and ``classes`` may be a ChannelRecipe / ClassSet or their dicts. The weights
@@ -254,6 +269,9 @@ def save_bundle(model, folder, name: str, architecture: str, params: dict | None
         "metrics": metrics or {},
         "ebsdphase_version": ebsdphase.__version__,
     }
+    if training_ranges:
+        # the step, indexing and KAM ranges of the training maps (ebsdphase.domain)
+        card["training_ranges"] = training_ranges
     card_path = folder / f"{name}{CARD_SUFFIX}"
     write_text_atomic(card_path, json.dumps(card, indent=2, default=_json_default) + "\n")
     return card_path

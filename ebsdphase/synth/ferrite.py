@@ -97,6 +97,8 @@ def grow_ferrite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndarray
     # -- Widmanstatten plates ---------------------------------------------------------
     plate_grain = np.full(shape, -1, np.int32)
     n_col = int(round(area_um2 / 100.0 * preset.wid_colonies_per_100um2))
+    if preset.ferrite_fraction <= 0.0:  # a fully martensitic map: no plates either
+        n_col = 0
     if n_col > 0 and n_nuc > 0:
         src = rng.choice(n_nuc, min(n_col, n_nuc), replace=False)
         packet = ks_packets()[v_all[src]]
@@ -131,6 +133,8 @@ def grow_ferrite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndarray
     # -- small intragranular ferrite grains (low BS, the paper's false martensite) -----
     small_grain = np.full(shape, -1, np.int32)
     n_small = int(round(area_um2 / 100.0 * preset.small_ferrite_per_100um2))
+    if preset.ferrite_fraction <= 0.0:
+        n_small = 0
     candidates = np.flatnonzero(~ferrite0.ravel() & (plate_grain.ravel() < 0))
     n_small = min(n_small, len(candidates))
     if n_small > 0:

@@ -14,7 +14,7 @@ from ebsdphase.errors import EbsdphaseError
 from ebsdphase.synth.ferrite import grow_ferrite
 from ebsdphase.synth.martensite import form_martensite
 from ebsdphase.synth.presets import Preset, get_preset
-from ebsdphase.synth.quality import pattern_quality
+from ebsdphase.synth.quality import edax_channels, pattern_quality
 from ebsdphase.synth.tessellation import prior_austenite, random_orientations, smooth_noise
 
 FERRITE, MARTENSITE = 0, 1
@@ -41,10 +41,48 @@ def _orientation_field(rng, shape, scale_px):
     return np.stack([smooth_noise(rng, shape, scale_px) for _ in range(3)], axis=-1)
 
 
+def _ferrite_gradients(rng, grain, n_grains, step, deg_per_um):
+    """(rows, cols, 3) rotation vectors (deg) of a linear in-grain orientation gradient per
+    ferrite grain: plastic deformation bends grains (raised KAM, as in DC06)."""
+    rows, cols = grain.shape
+    g = np.maximum(grain, 0)
+    axis = rng.standard_normal((n_grains, 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    theta = rng.uniform(0, 2 * np.pi, n_grains)
+    rate = deg_per_um * rng.uniform(0.3, 1.0, n_grains) * step  # deg per pixel
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    # distance along the gradient direction from the grain's own centroid
+    n = np.bincount(g.ravel(), minlength=n_grains).astype(np.float64)
+    cy = np.bincount(g.ravel(), weights=yy.ravel(), minlength=n_grains) / np.maximum(n, 1)
+    cx = np.bincount(g.ravel(), weights=xx.ravel(), minlength=n_grains) / np.maximum(n, 1)
+    s = (yy - cy[g]) * np.sin(theta)[g] + (xx - cx[g]) * np.cos(theta)[g]
+    return (s * rate[g])[..., None] * axis[g]
+
+
+def _clean(q, indexed, channels):
+    """Fill non-indexed pixels from the nearest indexed one (AZtec/OIM clean-up): the map
+    is then 100 % indexed, the filled pixels keep their own (poor) pattern quality."""
+    if indexed.all() or not indexed.any():
+        return q, indexed
+    from scipy import ndimage
+
+    _, (iy, ix) = ndimage.distance_transform_edt(~indexed, return_indices=True)
+    q = q[iy, ix]
+    for name in ("mad", "error", "ci", "fit"):
+        if name in channels:
+            channels[name] = channels[name][iy, ix]
+    return q, np.ones_like(indexed)
+
+
 def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int] = (856, 1136),
-               step: float = 0.1) -> SynthResult:
-    """Generate one map with its labels and the description written to the JSON sidecar."""
-    p = get_preset(preset)
+               step: float | None = None) -> SynthResult:
+    """Generate one map with its labels and the description written to the JSON sidecar.
+
+    ``step`` None takes the preset's own (drawn by ``random``) or 0.1 um."""
+    p = get_preset(preset, seed)
+    if step is None:
+        step = p.step_um if p.step_um is not None else 0.1
+    step = float(step)
     rows, cols = (int(v) for v in shape)
     if rows < 16 or cols < 16:
         raise EbsdphaseError(f"map size {rows} x {cols} is too small (at least 16 x 16)")
@@ -71,23 +109,35 @@ def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int
     curv_f = _orientation_field(rng, shape, 3.0 * px)
     curv_m = _orientation_field(rng, shape, 0.6 * px)
     amp_m = np.where(mar.tempered, CURVATURE_TEMPERED_DEG, CURVATURE_MARTENSITE_DEG)
-    curv = np.where(is_m[..., None], curv_m * amp_m[..., None], curv_f * CURVATURE_FERRITE_DEG)
-    sigma = np.where(is_m & ~mar.tempered, NOISE_MARTENSITE_DEG, NOISE_FERRITE_DEG)
-    sigma = sigma * np.clip(140.0 / np.maximum(qual.clean, 20.0), 0.7, 3.0)
+    curv = np.where(is_m[..., None], curv_m * amp_m[..., None] * p.martensite_spread,
+                    curv_f * CURVATURE_FERRITE_DEG)
+    if p.ferrite_deformation > 0 and len(fer.orientation):
+        bend = _ferrite_gradients(rng, fer.grain, len(fer.orientation), step, p.ferrite_deformation)
+        curv = curv + np.where(is_m[..., None], 0.0, bend)
+    sigma = np.where(is_m & ~mar.tempered, NOISE_MARTENSITE_DEG * p.martensite_spread, NOISE_FERRITE_DEG)
+    sigma = sigma * p.noise_scale * np.clip(140.0 / np.maximum(qual.clean, 20.0), 0.7, 3.0)
     noise = rng.standard_normal(shape + (3,)) * sigma[..., None]
     rot = np.radians(curv + noise)
     q = qmul(from_rotvec(rot), base)
     q *= np.where(q[..., :1] < 0, -1.0, 1.0)
     q = q.astype(np.float32)
     q[~qual.indexed] = 0.0
+    channels = qual.channels
+    if p.vendor == "edax":
+        channels = edax_channels(rng, qual)
+    elif p.vendor != "oxford":
+        raise EbsdphaseError(f"unknown vendor {p.vendor!r} (oxford or edax)")
+    indexed = qual.indexed
+    if p.cleaned:
+        q, indexed = _clean(q, indexed, channels)
 
-    emap = EBSDMap(quaternions=q, phase_id=qual.indexed.astype(np.int16), phases={1: IRON_BCC},
-                   step=(step, step), channels=qual.channels, source=None, format="synthetic",
+    emap = EBSDMap(quaternions=q, phase_id=indexed.astype(np.int16), phases={1: IRON_BCC},
+                   step=(step, step), channels=channels, source=None, format="synthetic",
                    metadata={"generator": "ebsdphase.synth", "preset": p.name, "seed": int(seed),
                              # the paper's acquisition (section 2.2), for the .ctf header
                              "acquisition": {"Mag": 1000, "KV": 20, "TiltAngle": 70}})
 
-    idx = qual.indexed
+    idx = indexed
     n_idx = max(int(np.count_nonzero(idx)), 1)
     info = {
         "generator": "ebsdphase.synth",
@@ -103,6 +153,7 @@ def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int
         "fractions_indexed": {"ferrite": float(np.count_nonzero(idx & (labels == FERRITE)) / n_idx),
                               "martensite": float(np.count_nonzero(idx & (labels == MARTENSITE)) / n_idx)},
         "indexed_fraction": float(np.mean(idx)),
+        "indexed_before_cleaning": float(np.mean(qual.indexed)),
         "confounders": {"tempered_martensite": float(np.mean(mar.tempered)),
                         "widmanstatten_ferrite": float(np.mean(fer.plate)),
                         "martensite_beside_plates": float(np.mean(mar.beside_plate)),
@@ -155,19 +206,29 @@ def map_stem(preset: str | Preset, seed: int) -> str:
 
 
 def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, seed: int = 0,
-               shape: tuple[int, int] = (856, 1136), step: float = 0.1, preview: bool = False,
-               on_map=None) -> list[Path]:
+               shape: tuple[int, int] = (856, 1136), step: float | None = None, preview: bool = False,
+               on_map=None, overrides: dict | None = None) -> list[Path]:
     """Generate ``count`` maps with seeds ``seed, seed + 1, ...`` and write them to ``folder``.
 
-    ``on_map(i, paths)`` is called after each map (for progress bars). Returns the .ctf paths.
+    ``step`` None: the preset's own (drawn per seed by ``random``) or 0.1 um. ``overrides``
+    replaces fields of each map's preset (e.g. ``{"vendor": "edax", "cleaned": True}``).
+    Oxford-like maps are written as ``.ctf``; EDAX-like ones (IQ, CI, Fit, which a .ctf
+    cannot hold) as ``.ebsd.h5``. ``on_map(i, paths)`` is called after each map (for
+    progress bars). Returns the map paths.
     """
+    import dataclasses
+
     if count < 1:
         raise EbsdphaseError(f"--count must be at least 1, got {count}")
     out = []
     for i in range(count):
         s = seed + i
-        result = synthesize(preset, s, shape, step)
-        paths = write_synthetic(result, folder, map_stem(preset, s), preview=preview)
+        p = get_preset(preset, s)
+        if overrides:
+            p = dataclasses.replace(p, **overrides)
+        result = synthesize(p, s, shape, step)
+        suffix = ".ebsd.h5" if p.vendor == "edax" else ".ctf"
+        paths = write_synthetic(result, folder, map_stem(p, s), preview=preview, suffix=suffix)
         out.append(paths[0])
         if on_map is not None:
             on_map(i, paths)

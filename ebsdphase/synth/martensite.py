@@ -48,6 +48,10 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
     rows, cols = shape
     px = 1.0 / step
     mart = ferrite.grain < 0
+    if not mart.any():  # a fully ferritic map
+        none = np.zeros(shape, bool)
+        return Martensite(orientation=np.zeros(shape + (4,)), unit=np.full(shape, -1, np.int64),
+                          lath=np.full(shape, -1, np.int64), tempered=none, beside_plate=none.copy())
 
     # -- packets: a Voronoi tessellation cut by the PAG boundaries --------------------------
     size = preset.packet_size_um * px
@@ -91,7 +95,7 @@ def form_martensite(rng: np.random.Generator, pag: np.ndarray, parent_q: np.ndar
     seg_pag = pag.ravel()[seg_px]
     ks = ks_variants()
     q_seg = qmul(ks[seg_variant], parent_q[seg_pag])
-    dev = rng.normal(0.0, np.radians(LATH_SPREAD_DEG), (len(seg_keys), 3))
+    dev = rng.normal(0.0, np.radians(LATH_SPREAD_DEG * preset.martensite_spread), (len(seg_keys), 3))
     q_seg = qmul(from_rotvec(dev), q_seg)
     q = np.zeros(shape + (4,))
     q.reshape(-1, 4)[mflat] = q_seg[seg_inv]

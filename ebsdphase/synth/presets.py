@@ -4,12 +4,23 @@ Fractions follow the paper (section 2.1): T1 57 % ferrite, T2 41.6 %, T3 33.7 % 
 Widmanstatten ferrite), and the "complex" map of its Fig. 11 (austenitised at 905 C, so
 finer prior austenite grains; high martensite fraction, serrated interfaces, many plates).
 Lengths are in micrometres so that a map at another step keeps the same microstructure.
+
+``random`` is the domain-randomised preset the pretrained models are trained on: each seed
+draws its own map (:func:`random_preset`) from the ranges users' maps come in, so that a
+model does not learn one acquisition: ferrite fraction 0-100 % (single-phase maps
+included), step 0.05-0.5 um, Oxford (BC, BS, MAD) or EDAX (IQ, CI, Fit) channels with
+their gain, offset and noise, indexing rate 70-100 %, cleaned maps (non-indexed pixels
+filled from their neighbours, as AZtec/OIM clean-up does), deformed ferrite (in-grain
+orientation gradients, raised KAM), orientation noise and lath spread, and a range of
+auto-tempered lath fractions, on the morphologies of the four paper presets.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
+import numpy as np
 
 from ebsdphase.errors import EbsdphaseError
 
@@ -44,6 +55,13 @@ class Preset:
     # acquisition
     nonindexed_fraction: tuple[float, float] = (0.07, 0.12)
     scratches_per_1000um2: float = 0.4
+    # domain randomisation (defaults: the paper's acquisition, as before)
+    vendor: str = "oxford"               # "oxford": bc, bs, mad, bands, error; "edax": iq, ci, fit
+    cleaned: bool = False                # non-indexed pixels filled from the nearest indexed one
+    ferrite_deformation: float = 0.0     # in-grain orientation gradient of ferrite, deg/um
+    noise_scale: float = 1.0             # orientation noise of the acquisition (x the default)
+    martensite_spread: float = 1.0       # lath-to-lath spread and noise of martensite (x default)
+    step_um: float | None = None         # the step a preset draws for itself (random); None: 0.1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -64,11 +82,40 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str | Preset) -> Preset:
-    """A preset by name (t1, t2, t3, complex), or the preset itself."""
+#: step range of the random preset, micrometres (log-uniform)
+RANDOM_STEPS = (0.05, 0.5)
+PRESET_NAMES = (*PRESETS, "random")
+
+
+def random_preset(seed: int) -> Preset:
+    """The randomised preset of one seed (same seed, same draw; see the module docstring)."""
+    rng = np.random.default_rng([int(seed), 0x5EED])
+    base = PRESETS[("t1", "t2", "t3", "complex")[int(rng.integers(0, 4))]]
+    u = rng.uniform()
+    # a fifth of the maps single-phase: the per-map scale must not need both phases
+    fraction = 0.0 if u < 0.1 else 1.0 if u < 0.2 else float(rng.uniform(0.03, 0.97))
+    ni = float(rng.uniform(0.0, 0.3))
+    return dataclasses.replace(
+        base, name="random", ferrite_fraction=fraction,
+        tempered_fraction=float(rng.uniform(0.0, 0.15)),
+        nonindexed_fraction=(ni, ni),
+        vendor="edax" if rng.uniform() < 0.5 else "oxford",
+        cleaned=bool(rng.uniform() < 0.3),
+        ferrite_deformation=float(rng.uniform(0.0, 0.6)) if rng.uniform() < 0.4 else 0.0,
+        noise_scale=float(rng.uniform(0.7, 1.5)),
+        martensite_spread=float(rng.uniform(0.8, 2.2)),
+        pag_size_um=base.pag_size_um * float(rng.uniform(0.7, 1.4)),
+        step_um=float(np.exp(rng.uniform(*np.log(RANDOM_STEPS)))),
+    )
+
+
+def get_preset(name: str | Preset, seed: int = 0) -> Preset:
+    """A preset by name (t1, t2, t3, complex, or random with its ``seed``), or the preset itself."""
     if isinstance(name, Preset):
         return name
+    if name.lower() == "random":
+        return random_preset(seed)
     try:
         return PRESETS[name.lower()]
     except KeyError:
-        raise EbsdphaseError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise EbsdphaseError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}") from None

@@ -125,3 +125,24 @@ def pattern_quality(rng: np.random.Generator, martensite: np.ndarray, unit: np.n
             "scratches": n_scr, "nonindexed_target": round(float(ni_frac), 4)}
     return Quality(channels={"bc": bc, "bs": bs, "mad": mad, "bands": bands, "error": error},
                    indexed=indexed, clean=clean, info=info)
+
+
+def edax_channels(rng: np.random.Generator, qual: Quality) -> dict[str, np.ndarray]:
+    """EDAX/TSL channels (IQ, CI, Fit) from the same patterns: what an OIM user's map holds.
+
+    IQ is the Hough peak height: monotonic in pattern quality but on no common scale (about
+    1e3 on one real map, 1e5 on another), so its gain is drawn over three decades and its
+    response curved a little. CI (0-1) and Fit (deg) follow the quality; non-indexed points
+    have CI -1, as OIM writes them.
+    """
+    bs = qual.channels["bs"]
+    idx = qual.indexed
+    gain = 10.0 ** rng.uniform(0.5, 3.5)
+    gamma = rng.uniform(0.9, 1.6)
+    base = np.maximum(bs, 1.0) / 180.0
+    iq = gain * 1000.0 * base ** gamma * (1.0 + rng.normal(0.0, 0.03, bs.shape))
+    ci = np.clip(0.05 + 0.9 * np.clip(qual.clean / 180.0, 0, 1) ** 2 + rng.normal(0, 0.08, bs.shape), 0.0, 1.0)
+    fit = np.clip(0.3 + 1.5 * (1.0 - np.clip(qual.clean / 180.0, 0, 1)) + rng.normal(0, 0.1, bs.shape), 0.1, 5.0)
+    return {"iq": np.round(iq, 1).astype(np.float32),
+            "ci": np.where(idx, np.round(ci, 3), -1.0).astype(np.float32),
+            "fit": np.where(idx, np.round(fit, 3), 0.0).astype(np.float32)}
