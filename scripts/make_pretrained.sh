@@ -18,7 +18,7 @@
 # (chosen on speed: 0.7 s forward for 856 x 1136 vs 2.4 s with 32), 96 x 96 crops, Adam.
 set -euo pipefail
 work=${1:?usage: make_pretrained.sh WORK_DIR [EPOCHS]}
-epochs=${2:-12}
+epochs=${2:-10}
 export KERAS_BACKEND=${KERAS_BACKEND:-torch}   # trains ~1.5x faster than jax on CPU
 mkdir -p "$work"
 

@@ -110,10 +110,15 @@ def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int
     curv_m = _orientation_field(rng, shape, 0.6 * px)
     amp_m = np.where(mar.tempered, CURVATURE_TEMPERED_DEG, CURVATURE_MARTENSITE_DEG)
     curv = np.where(is_m[..., None], curv_m * amp_m[..., None] * p.martensite_spread,
-                    curv_f * CURVATURE_FERRITE_DEG)
+                    curv_f * CURVATURE_FERRITE_DEG * p.ferrite_curvature)
     if p.ferrite_deformation > 0 and len(fer.orientation):
         bend = _ferrite_gradients(rng, fer.grain, len(fer.orientation), step, p.ferrite_deformation)
         curv = curv + np.where(is_m[..., None], 0.0, bend)
+    if p.ferrite_cells_deg > 0:
+        cell, n_cells = prior_austenite(rng, shape, p.ferrite_cell_um * px)
+        axis = rng.standard_normal((n_cells, 3))
+        axis *= (p.ferrite_cells_deg * rng.uniform(0.3, 1.0, n_cells) / np.linalg.norm(axis, axis=1))[:, None]
+        curv = curv + np.where(is_m[..., None], 0.0, axis[cell])
     sigma = np.where(is_m & ~mar.tempered, NOISE_MARTENSITE_DEG * p.martensite_spread, NOISE_FERRITE_DEG)
     sigma = sigma * p.noise_scale * np.clip(140.0 / np.maximum(qual.clean, 20.0), 0.7, 3.0)
     noise = rng.standard_normal(shape + (3,)) * sigma[..., None]

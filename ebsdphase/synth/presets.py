@@ -59,6 +59,10 @@ class Preset:
     vendor: str = "oxford"               # "oxford": bc, bs, mad, bands, error; "edax": iq, ci, fit
     cleaned: bool = False                # non-indexed pixels filled from the nearest indexed one
     ferrite_deformation: float = 0.0     # in-grain orientation gradient of ferrite, deg/um
+    ferrite_cells_deg: float = 0.0       # dislocation cells in deformed ferrite: rotation across a
+                                         # cell wall, deg (0: none); cells ferrite_cell_um across
+    ferrite_cell_um: float = 4.0
+    ferrite_curvature: float = 1.0       # long-range lattice curvature of ferrite (x the default)
     noise_scale: float = 1.0             # orientation noise of the acquisition (x the default)
     martensite_spread: float = 1.0       # lath-to-lath spread and noise of martensite (x default)
     step_um: float | None = None         # the step a preset draws for itself (random); None: 0.1
@@ -95,18 +99,25 @@ def random_preset(seed: int) -> Preset:
     # a fifth of the maps single-phase: the per-map scale must not need both phases
     fraction = 0.0 if u < 0.1 else 1.0 if u < 0.2 else float(rng.uniform(0.03, 0.97))
     ni = float(rng.uniform(0.0, 0.3))
-    return dataclasses.replace(
+    p = dataclasses.replace(
         base, name="random", ferrite_fraction=fraction,
         tempered_fraction=float(rng.uniform(0.0, 0.15)),
         nonindexed_fraction=(ni, ni),
         vendor="edax" if rng.uniform() < 0.5 else "oxford",
         cleaned=bool(rng.uniform() < 0.3),
-        ferrite_deformation=float(rng.uniform(0.0, 0.6)) if rng.uniform() < 0.4 else 0.0,
-        noise_scale=float(rng.uniform(0.7, 1.5)),
-        martensite_spread=float(rng.uniform(0.8, 2.2)),
+        ferrite_curvature=float(rng.uniform(0.4, 1.0)),
+        noise_scale=float(rng.uniform(0.7, 1.4)),
+        martensite_spread=float(rng.uniform(1.0, 2.2)),
         pag_size_um=base.pag_size_um * float(rng.uniform(0.7, 1.4)),
         step_um=float(np.exp(rng.uniform(*np.log(RANDOM_STEPS)))),
     )
+    if rng.uniform() < 0.45:
+        # deformed ferrite: in-grain gradients and dislocation cells whose low-angle walls
+        # draw a network of KAM lines (cold-rolled or strained ferrite)
+        p = dataclasses.replace(p, ferrite_deformation=float(rng.uniform(0.05, 0.5)),
+                                ferrite_cells_deg=float(rng.uniform(0.2, 1.2)),
+                                ferrite_cell_um=float(rng.uniform(2.0, 8.0)))
+    return p
 
 
 def get_preset(name: str | Preset, seed: int = 0) -> Preset:
