@@ -15,6 +15,12 @@ Channel names
     The vendor-neutral pattern-quality channel: band slope (``bs``) on Oxford files,
     image quality (``iq``) on EDAX/TSL files, band contrast (``bc``) where that is all the
     file has (the first of these the map holds). One model then serves every vendor.
+``step``
+    The map's step as a constant channel, log2(step / 0.1 um): 0 at the paper's 0.1 um, +1
+    per doubling. KAM grows with the step (lattice curvature adds more per pixel) and the
+    same microstructure spans fewer pixels, so a KAM of 0.7 deg is martensite at 0.1 um but
+    can be deformed ferrite at 1 um; with the step among its inputs a network trained
+    across steps knows which. Constant over the map, so crops and gains cannot move it.
 ``quat``
     Four channels (q0..q3 = w, x, y, z) of orientations homogenised per grain (all pixels
     of a grain expressed with the same symmetry equivalent, grains detected with
@@ -66,7 +72,7 @@ if TYPE_CHECKING:
 
 NORMALISATIONS = ("invariant", "zscore-per-map", "none")
 #: channels kept on their physical scale by the ``invariant`` normalisation
-FIXED_SCALE_CHANNELS = frozenset({"kam", "mad", "ci", "fit", "error", "bands", "grain_id", "phase"})
+FIXED_SCALE_CHANNELS = frozenset({"kam", "step", "mad", "ci", "fit", "error", "bands", "grain_id", "phase"})
 #: percentile of the indexed pixels that scales pattern-quality channels to ~1
 QUALITY_PERCENTILE = 98.0
 #: source channels of ``quality``, in order of preference
@@ -85,6 +91,8 @@ class DerivedChannel:
 
     labels: tuple[str, ...]
     compute: Callable[["EBSDMap", "ChannelRecipe"], np.ndarray]
+    #: False: a property of the whole map, the same on non-indexed pixels (``step``)
+    per_pixel: bool = True
 
 
 def _kam(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
@@ -111,11 +119,21 @@ def _quality(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
     return ebsd.channels[quality_source(ebsd)]
 
 
+#: the step that the ``step`` channel calls 0 (the paper's maps), micrometres
+REFERENCE_STEP_UM = 0.1
+
+
+def _step(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
+    step = float(max(ebsd.step))
+    return np.full(ebsd.shape, np.log2(step / REFERENCE_STEP_UM), np.float32)
+
+
 #: the channel registry: every channel computed from the orientations (or, for
 #: ``quality``, chosen among the map's channels), by name
 DERIVED_CHANNELS: dict[str, DerivedChannel] = {
     "kam": DerivedChannel(("kam",), _kam),
     "quality": DerivedChannel(("quality",), _quality),
+    "step": DerivedChannel(("step",), _step, per_pixel=False),
     "quat": DerivedChannel(QUAT_LABELS, _quaternions),
 }
 #: other spellings users type for the derived channels
@@ -244,7 +262,7 @@ class ChannelRecipe:
                 k += n
                 continue
             raw = derived.compute(ebsd, self) if derived is not None else ebsd.channels[name]
-            out[..., k] = self._scalar(raw, indexed, name)
+            out[..., k] = self._scalar(raw, indexed, name) if derived is None or derived.per_pixel else raw
             k += 1
         return out
 

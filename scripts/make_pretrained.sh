@@ -43,6 +43,8 @@ if [ ! -d "$work/test" ]; then
   done
 fi
 
+# every model also reads the step (a constant channel, log2(step / 0.1 um)): KAM and the
+# pixel size of the microstructure depend on it, and the models are trained across steps
 for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
   name="synth-${channels/+/-}"
   case "$channels" in
@@ -50,7 +52,7 @@ for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
     *) maps=("$work"/train/*.ctf "$work"/train/*.ebsd.h5) ;;       # every vendor
   esac
   if [ ! -f "$work/ds-$name.h5" ]; then
-    ebsdphase prepare "${maps[@]}" --channels "${channels/+/,}" --crop 96 --val 0.2 \
+    ebsdphase prepare "${maps[@]}" --channels "${channels/+/,},step" --crop 96 --val 0.2 \
       --split-by map -o "$work/ds-$name.h5"
   fi
   if [ ! -f "$work/run-$name/$name.json" ]; then

@@ -236,3 +236,13 @@ def test_relative_jitter_scales_only_quality_channels_and_keeps_non_indexed_zero
     assert np.all(y[:, 0, 0, 1] == 0.0)
     g = y[:, 1, 1, 1]
     assert g.min() >= 1 / 1.25 - 0.05 - 1e-6 and g.max() <= 1.25 + 0.05 + 1e-6 and np.ptp(g) > 0.1
+
+
+def test_step_channel_is_log2_of_the_step_everywhere_even_on_non_indexed_pixels():
+    m = _map()
+    m.step = (0.4, 0.4)
+    x = ChannelRecipe.parse("bs,step").build(m)
+    assert np.all(x[..., 1] == 2.0)  # log2(0.4 / 0.1), non-indexed pixels included
+    assert ChannelRecipe.parse("bs,step").relative_labels() == ["bs"]
+    m.step = (0.1, 0.1)
+    assert np.all(ChannelRecipe.parse("step").build(m) == 0.0)

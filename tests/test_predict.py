@@ -219,3 +219,36 @@ def test_bad_tile_options_are_clear_errors(bundle):
         predict(ebsd, bundle, tile=16, overlap=16)
     with pytest.raises(EbsdphaseError, match="smaller than"):
         predict(ebsd, bundle, tile=1)
+
+
+def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bundle, tmp_path):
+    """The card says what the model saw; a map at another step still gets its phase map,
+    plus one warning line naming it and the reason, the same in fractions.csv and .phases.h5."""
+    import json
+    import shutil
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.prediction import read_prediction
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle.folder, model)
+    card = json.loads((model / "tiny.json").read_text())
+    card["training_ranges"] = {"step_um": [0.05, 0.5], "indexed_fraction": [0.7, 1.0]}
+    (model / "tiny.json").write_text(json.dumps(card))
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    inside, _ = blob_map(31)
+    coarse, _ = blob_map(32)
+    coarse.step = (1.5, 1.5)
+    write_map(inside, maps / "inside.ebsd.h5")
+    write_map(coarse, maps / "coarse.ebsd.h5")
+    r = CliRunner().invoke(app, ["predict", str(maps), "-m", str(model), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if "outside what tiny saw" in ln]
+    assert len(lines) == 1 and "coarse.ebsd.h5" in lines[0] and "step 1.5 um" in lines[0]
+    with open(tmp_path / "out" / "fractions.csv") as f:
+        rows = {row["map"]: row for row in csv.DictReader(f)}
+    assert rows["inside"]["outside_training"] == ""
+    assert "step 1.5 um (trained on 0.05-0.5 um)" in rows["coarse"]["outside_training"]
+    assert read_prediction(tmp_path / "out" / "coarse.phases.h5").outside_training == [
+        "step 1.5 um (trained on 0.05-0.5 um)"]

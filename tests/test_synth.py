@@ -226,3 +226,54 @@ def test_example_map_reads_and_labels_align():
     idx = m.indexed
     # the native format is exact: same orientations bit for bit
     assert np.array_equal(m.quaternions[idx], again.quaternions[idx])
+
+
+# -- the random preset: the maps users have ---------------------------------------------------
+def test_random_preset_draws_per_seed_and_covers_single_phase_edax_and_cleaned_maps():
+    from ebsdphase.synth.presets import RANDOM_STEPS, random_preset
+
+    draws = [random_preset(s) for s in range(200)]
+    assert random_preset(7) == random_preset(7)
+    fr = np.array([p.ferrite_fraction for p in draws])
+    assert (fr == 0).sum() >= 8 and (fr == 1).sum() >= 8 and ((fr > 0.2) & (fr < 0.8)).sum() >= 80
+    steps = np.array([p.step_um for p in draws])
+    assert RANDOM_STEPS[0] <= steps.min() < 0.07 and 0.4 < steps.max() <= RANDOM_STEPS[1]
+    assert 60 <= sum(p.vendor == "edax" for p in draws) <= 140
+    assert sum(p.cleaned for p in draws) >= 30 and sum(p.ferrite_cells_deg > 0 for p in draws) >= 50
+    ni = np.array([p.nonindexed_fraction[0] for p in draws])
+    assert ni.min() < 0.03 and 0.27 < ni.max() <= 0.3
+
+
+def test_single_phase_edax_and_cleaned_maps_are_what_they_say():
+    import dataclasses
+
+    from ebsdphase.synth.presets import PRESETS
+
+    base = PRESETS["t2"]
+    for frac in (0.0, 1.0):
+        r = synthesize(dataclasses.replace(base, ferrite_fraction=frac), 3, (80, 96), 0.2)
+        assert np.all(r.labels == (0 if frac == 1.0 else 1))
+    r = synthesize(dataclasses.replace(base, vendor="edax", cleaned=True), 4, (80, 96), 0.1)
+    assert set(r.map.channels) == {"iq", "ci", "fit"}
+    assert r.map.indexed.all() and r.info["indexed_before_cleaning"] < 0.95
+    # cleaning copies the nearest indexed orientation: every pixel has a unit quaternion
+    np.testing.assert_allclose(np.linalg.norm(r.map.quaternions, axis=-1), 1.0, atol=1e-5)
+
+
+def test_synth_cli_random_writes_ctf_and_ebsd_h5(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.io import read_map
+
+    r = CliRunner().invoke(app, ["synth", str(tmp_path), "--preset", "random", "--count", "2", "--seed", "0",
+                                 "--size", "48x64", "--ferrite", "0.5"])
+    assert r.exit_code == 0, r.output
+    maps = sorted(tmp_path.glob("synth_random_000[01].*"))
+    maps = [m for m in maps if m.suffix in (".ctf", ".h5")]
+    assert len(maps) == 2
+    for m in maps:
+        e = read_map(m)
+        assert ("bs" in e.channels) == (m.suffix == ".ctf") and ("iq" in e.channels) == (m.suffix == ".h5")
+    bad = CliRunner().invoke(app, ["synth", str(tmp_path), "--vendor", "bruker"])
+    assert bad.exit_code == 2 and "oxford or edax" in bad.output

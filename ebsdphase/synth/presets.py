@@ -114,7 +114,7 @@ def random_preset(seed: int) -> Preset:
     if rng.uniform() < 0.45:
         # deformed ferrite: in-grain gradients and dislocation cells whose low-angle walls
         # draw a network of KAM lines (cold-rolled or strained ferrite)
-        p = dataclasses.replace(p, ferrite_deformation=float(rng.uniform(0.05, 0.5)),
+        p = dataclasses.replace(p, ferrite_deformation=float(rng.uniform(0.03, 0.3)),
                                 ferrite_cells_deg=float(rng.uniform(0.2, 1.2)),
                                 ferrite_cell_um=float(rng.uniform(2.0, 8.0)))
     return p
