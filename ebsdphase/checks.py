@@ -47,10 +47,6 @@ KNOWN_PHASE_MAPS = (
 )
 
 
-def _labels_of(pred_classes: np.ndarray, bundle, name: str) -> int:
-    return bundle.classes.names.index(name)
-
-
 def known_phase_share(bundle, ebsd, known: KnownPhaseMap) -> dict | None:
     """{"share": fraction of the known pixels given ``known.truth``, "pixels", "outside"}
     or None when the model cannot read the map's channels."""
@@ -60,7 +56,7 @@ def known_phase_share(bundle, ebsd, known: KnownPhaseMap) -> dict | None:
         return None
     pred = predict(ebsd, bundle)
     sel = ebsd.indexed if known.phase_id is None else ebsd.phase_id == known.phase_id
-    k = _labels_of(pred.classes, bundle, known.truth)
+    k = bundle.classes.names.index(known.truth)
     return {"share": float(np.mean(pred.classes[sel] == k)), "pixels": int(np.count_nonzero(sel)),
             "outside": list(pred.outside_training)}
 

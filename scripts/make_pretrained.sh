@@ -9,7 +9,7 @@
 # public and no labelled ferrite/martensite map is: training maps are the project's synthetic
 # maps, domain-randomised (`synth --preset random`: ferrite 0-100 %, steps 0.05-0.5 um,
 # Oxford and EDAX channels, cleaned maps, deformed ferrite, noise), plus one map of each paper
-# preset at 0.1 um. Inputs use recipe v2 (`prepare --normalisation invariant`, the default):
+# preset at 0.1 um, plus 20 random maps with Oxford channels (the BS/BC models read only those). Inputs use recipe v2 (`prepare --normalisation invariant`, the default):
 # KAM in degrees, quality channels over their 98th percentile. Test maps use seeds never
 # used for training: every paper preset at 0.05, 0.1 and 0.2 um, ferrite 10-90 %.
 #
@@ -30,6 +30,11 @@ if [ ! -d "$work/train" ]; then
     i=$((i + 1))
   done
 fi
+if [ ! -f "$work/train/synth_random_1200.ctf" ]; then
+  # as many Oxford-channel maps as the others have maps in all: the BS/BC models cannot
+  # read the EDAX-like half of the random maps
+  ebsdphase synth "$work/train" --preset random --count 20 --seed 1200 --size 288x352 --vendor oxford
+fi
 if [ ! -d "$work/test" ]; then
   # 12 held-out maps: 4 presets x 3 steps, ferrite fractions spread over 10-90 %
   fractions=(0.1 0.5 0.9 0.3 0.7 0.2 0.4 0.6 0.8 0.15 0.45 0.75)
@@ -49,7 +54,8 @@ for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
   name="synth-${channels/+/-}"
   case "$channels" in
     *bs*|*bc*) maps=("$work"/train/*.ctf) ;;                       # Oxford channels only
-    *) maps=("$work"/train/*.ctf "$work"/train/*.ebsd.h5) ;;       # every vendor
+    # every vendor; the extra Oxford maps (seeds 12xx) only balance the BS/BC models
+    *) mapfile -t maps < <(ls "$work"/train/*.ctf "$work"/train/*.ebsd.h5 | grep -v synth_random_12) ;;
   esac
   if [ ! -f "$work/ds-$name.h5" ]; then
     ebsdphase prepare "${maps[@]}" --channels "${channels/+/,},step" --crop 96 --val 0.2 \

@@ -42,6 +42,13 @@ def test_summary(metrics: dict) -> dict:
     }
 
 
+def _n_maps(work: Path, key: str) -> int:
+    from ebsdphase.dataset.io import open_dataset
+
+    with open_dataset(work / f"ds-synth-{key}.h5") as ds:
+        return len(json.loads(ds.attrs["maps"]))
+
+
 def main(work: Path) -> None:
     for run in sorted(work.glob("run-synth-*")):
         key = run.name.removeprefix("run-synth-")
@@ -55,9 +62,10 @@ def main(work: Path) -> None:
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "
-                        "Trained on 44 synthetic maps (40 of `ebsdphase synth --preset random`: "
-                        "ferrite 0-100 %, steps 0.05-0.5 um, Oxford and EDAX channels, cleaned "
-                        "maps, deformed ferrite; one per paper preset at 0.1 um; 288 x 352) with the "
+                        f"Trained on {_n_maps(work, key)} synthetic maps of 288 x 352 (`ebsdphase synth "
+                        "--preset random`: ferrite 0-100 %, steps 0.05-0.5 um, Oxford and EDAX channels "
+                        "(Oxford only for BS/BC models), cleaned maps, deformed ferrite; and one per paper "
+                        "preset at 0.1 um) with the "
                         "paper's 11 augmentations (so steps up to ~1 um); 5-step U-Net, 16 filters, "
                         "96 x 96 crops, Adam. Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
