@@ -97,6 +97,8 @@ def info_command(
     head.add_row("params", " ".join(f"{k}={v}" for k, v in summary["params"].items()))
     head.add_row("channels", ", ".join(summary["channels"]))
     head.add_row("classes", ", ".join(summary["classes"]))
+    for k, (lo, hi) in (summary.get("training_ranges") or {}).items():
+        head.add_row(f"trained on {k}", f"{lo:.3g} - {hi:.3g}")
     for k, v in summary["metrics"].items():
         head.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     for k in ("dataset", "epoch", "optimizer", "keras_backend"):
