@@ -4,6 +4,11 @@
 #   bash scripts/make_pretrained.sh WORK_DIR [EPOCHS]
 #   MODELS="kam quality+kam" bash scripts/make_pretrained.sh WORK_DIR   # a subset
 #
+# The shipped models: `bash scripts/make_pretrained.sh WORK 10` for kam, quality+kam and quat,
+# then `MODELS="bs+kam bs bc" bash scripts/make_pretrained.sh WORK 6` (a 2-core CPU budget),
+# then `python scripts/register_pretrained.py WORK`; `python scripts/pretrained_table.py WORK`
+# prints the held-out table of README.md.
+#
 # Everything goes through the public commands (synth -> prepare -> train -> evaluate), so the
 # released models are exactly what a user would get by running them. The paper's maps are not
 # public and no labelled ferrite/martensite map is: training maps are the project's synthetic
