@@ -42,6 +42,7 @@ def main() -> None:
     from rich.table import Table
 
     from ebsdphase import checks
+    from ebsdphase.inference import predict
     from ebsdphase.io import read_map
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.synth import synthesize
@@ -76,9 +77,10 @@ def main() -> None:
         for s in synth:
             if bundle.recipe.missing(s.map):
                 continue
-            for c in checks.crop_agreement(bundle, s.map, s.labels):
+            whole = predict(s.map, bundle).classes  # shared by both checks
+            for c in checks.crop_agreement(bundle, s.map, s.labels, whole=whole):
                 crops[c["majority"]].append(c["agreement"])
-            g = checks.gain_agreement(bundle, s.map)
+            g = checks.gain_agreement(bundle, s.map, whole=whole)
             if g is not None:
                 gains.append(g)
         allc = crops[0] + crops[1]

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: channels of a map that a camera's gain scales
-GAIN_CHANNELS = ("bs", "bc", "iq")
+from ebsdphase.features import QUALITY_SOURCES
+
+#: channels of a map that a camera's gain scales: the sources of ``quality``
+GAIN_CHANNELS = QUALITY_SOURCES
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,14 @@ def crop_boxes(labels: np.ndarray, size: int = 128, purity: float = 0.8,
 
 
 def crop_agreement(bundle, ebsd, labels: np.ndarray, size: int = 128, purity: float = 0.8,
-                   stride: int | None = None) -> list[dict]:
+                   stride: int | None = None, whole: np.ndarray | None = None) -> list[dict]:
     """Per crop that is >= ``purity`` one phase: the share of its pixels predicted alone as
-    in the whole-map prediction. [{"row", "col", "majority", "share", "agreement"}]."""
+    in the whole-map prediction ``whole`` (classes; predicted here when None).
+    [{"row", "col", "majority", "share", "agreement"}]."""
     from ebsdphase.inference import predict
 
-    whole = predict(ebsd, bundle).classes
+    if whole is None:
+        whole = predict(ebsd, bundle).classes
     out = []
     for r, c, k, share in crop_boxes(labels, size, purity, stride):
         part = predict(ebsd[r:r + size, c:c + size], bundle).classes
@@ -99,9 +103,10 @@ def with_gain(ebsd, gain: float):
     return dataclasses.replace(ebsd, channels=channels, cache={})
 
 
-def gain_agreement(bundle, ebsd, gain: float = 0.6) -> float | None:
+def gain_agreement(bundle, ebsd, gain: float = 0.6, whole: np.ndarray | None = None) -> float | None:
     """Share of pixels predicted alike with the quality channels times ``gain`` (None when
-    the model reads no such channel: it is gain-invariant by construction)."""
+    the model reads no such channel: it is gain-invariant by construction); ``whole``: the
+    classes predicted on ``ebsd`` itself, when already known."""
     from ebsdphase.features import quality_source
     from ebsdphase.inference import predict
 
@@ -110,7 +115,7 @@ def gain_agreement(bundle, ebsd, gain: float = 0.6) -> float | None:
         read.add(quality_source(ebsd) or "")
     if not read & set(GAIN_CHANNELS):
         return None
-    a = predict(ebsd, bundle).classes
+    a = predict(ebsd, bundle).classes if whole is None else whole
     b = predict(with_gain(ebsd, gain), bundle).classes
     return float(np.mean(a == b))
 

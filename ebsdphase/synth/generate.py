@@ -15,7 +15,7 @@ from ebsdphase.synth.ferrite import grow_ferrite
 from ebsdphase.synth.martensite import form_martensite
 from ebsdphase.synth.presets import Preset, get_preset
 from ebsdphase.synth.quality import edax_channels, pattern_quality
-from ebsdphase.synth.tessellation import prior_austenite, random_orientations, smooth_noise
+from ebsdphase.synth.tessellation import grid, prior_austenite, random_orientations, smooth_noise
 
 FERRITE, MARTENSITE = 0, 1
 IRON_BCC = Phase(name="Iron bcc", laue="m-3m", lattice=(2.87, 2.87, 2.87, 90.0, 90.0, 90.0),
@@ -44,13 +44,12 @@ def _orientation_field(rng, shape, scale_px):
 def _ferrite_gradients(rng, grain, n_grains, step, deg_per_um):
     """(rows, cols, 3) rotation vectors (deg) of a linear in-grain orientation gradient per
     ferrite grain: plastic deformation bends grains (raised KAM, as in DC06)."""
-    rows, cols = grain.shape
     g = np.maximum(grain, 0)
     axis = rng.standard_normal((n_grains, 3))
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     theta = rng.uniform(0, 2 * np.pi, n_grains)
     rate = deg_per_um * rng.uniform(0.3, 1.0, n_grains) * step  # deg per pixel
-    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    yy, xx = grid(grain.shape)
     # distance along the gradient direction from the grain's own centroid
     n = np.bincount(g.ravel(), minlength=n_grains).astype(np.float64)
     cy = np.bincount(g.ravel(), weights=yy.ravel(), minlength=n_grains) / np.maximum(n, 1)
