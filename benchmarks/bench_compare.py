@@ -7,7 +7,7 @@ The issue's acceptance check for ``compare`` (the paper's Fig. 7 set-up, reduced
 428 x 568 pixels), BS + KAM inputs, 128 x 128 crops with horizontal/vertical flips, a 5-step
 U-Net with 16 top-level filters trained with Adam. Test maps: one full-size 856 x 1136 map
 per preset with seeds never used in training, written as .ctf with their labels, then
-``ebsdphase.compare.compare_maps`` with ``unet:<model>,grain-threshold:bs,forest:bs``.
+``ebsdphase.evaluation.compare.compare_maps`` with ``unet:<model>,grain-threshold:bs,forest:bs``.
 Prints the training time, the comparison table and where the report (metrics.json,
 accuracy.png) is.
 """
@@ -32,9 +32,9 @@ def main() -> None:
     import keras
 
     from ebsdphase.cli.compare import print_comparison
-    from ebsdphase.compare import compare_maps
+    from ebsdphase.evaluation.compare import compare_maps
     from ebsdphase.features import ChannelRecipe
-    from ebsdphase.labels import ClassSet
+    from ebsdphase.core.classes import ClassSet
     from ebsdphase.models.bundle import save_bundle
     from ebsdphase.models.unet import build_unet
     from ebsdphase.synth import synthesize, write_synthetic

@@ -4,7 +4,7 @@
                                       [--format ctf|ebsd.h5] [--repeat 2] [--tile 512 --overlap 128]
 
 A synthetic T2 map (``ebsdphase.synth``) is written as a file, then
-``ebsdphase.predict_folder.predict_paths`` goes from that file to the outputs
+``ebsdphase.prediction.folder.predict_paths`` goes from that file to the outputs
 (``.phases.h5``, ``.phases.png``, ``fractions.csv``). ``--model`` is a pretrained name
 (``all``: each pretrained model in turn) or ``paper``: the paper's 7-step, 32-filter BS+KAM
 U-Net with random weights (the time does not depend on them). Printed: the cold run (keras import, model build and JAX
@@ -41,7 +41,7 @@ def main() -> None:
 
     from ebsdphase.features import ChannelRecipe
     from ebsdphase.io import write_map
-    from ebsdphase.labels import ClassSet
+    from ebsdphase.core.classes import ClassSet
     from ebsdphase.synth import generate
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +81,7 @@ def _bench(card, src, tmp, args) -> None:
 
     from ebsdphase.models.bundle import load_bundle
 
-    from ebsdphase.predict_folder import predict_paths
+    from ebsdphase.prediction.folder import predict_paths
 
     out = tmp / "out"
     t = time.perf_counter()
@@ -115,7 +115,7 @@ def _bench(card, src, tmp, args) -> None:
     print(f"bare forward pass of the same size: {forward:.2f} s")
 
     if args.tile:
-        from ebsdphase.inference import predict
+        from ebsdphase.prediction.engine import predict
         from ebsdphase.io import read_map
 
         m = read_map(src)

@@ -55,7 +55,7 @@ def fallback_map(seed: int):
 
 def make_maps(folder: Path, n: int) -> str:
     from ebsdphase.io import write_map
-    from ebsdphase.labels import write_labels
+    from ebsdphase.core.classes import write_labels
 
     source = "ebsdphase.synth.generate"
     for i in range(n):

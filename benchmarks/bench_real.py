@@ -41,8 +41,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ebsdphase import checks
-    from ebsdphase.inference import predict
+    from ebsdphase.evaluation import checks
+    from ebsdphase.prediction.engine import predict
     from ebsdphase.io import read_map
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.synth import synthesize

@@ -65,10 +65,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 NORMALISATIONS = ("invariant", "zscore-per-map", "none")
 #: channels kept on their physical scale by the ``invariant`` normalisation

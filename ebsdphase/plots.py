@@ -15,8 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.labels import ClassSet
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.classes import ClassSet
 
 
 def _pyplot():
@@ -47,8 +47,8 @@ def save_phase_map(path: str | os.PathLike, classes: np.ndarray, class_set: Clas
 def save_accuracy_map(path: str | os.PathLike, pred: np.ndarray, labels: np.ndarray,
                       class_set: ClassSet) -> Path:
     """Accuracy map PNG (paper Fig. 6): white correct, grey unlabelled, one colour per kind
-    of error as documented in :func:`ebsdphase.metrics.error_colours`."""
-    from ebsdphase.metrics import accuracy_map
+    of error as documented in :func:`ebsdphase.evaluation.metrics.error_colours`."""
+    from ebsdphase.evaluation.metrics import accuracy_map
 
     return save_rgb(path, accuracy_map(pred, labels, class_set))
 
@@ -96,7 +96,7 @@ def confusion_figure(path: str | os.PathLike, cm: np.ndarray, class_set: ClassSe
                      title: str = "Confusion matrix") -> Path:
     """Confusion matrix (rows true, columns predicted) with counts, row percentages,
     recall per row, precision per column and the CA, as in the paper's Table 3."""
-    from ebsdphase.metrics import Metrics
+    from ebsdphase.evaluation.metrics import Metrics
 
     plt = _pyplot()
     m = Metrics(classes=class_set, confusion_matrix=cm)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.labels import ClassSet
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.classes import ClassSet
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 

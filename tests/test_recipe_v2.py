@@ -82,7 +82,7 @@ def test_kam_matches_a_float64_reference_on_real_ferrite_dc06():
 def test_old_recipe_bundle_predicts_as_it_did():
     """tests/data/v1-bs-kam was written by 0.1.0 (per-map z-score), with the inputs' sha256
     and the probabilities that version computed on the packaged example map."""
-    from ebsdphase.inference import predict
+    from ebsdphase.prediction.engine import predict
     from ebsdphase.io import read_map
     from ebsdphase.models.bundle import load_bundle
 
@@ -102,7 +102,7 @@ def test_old_recipe_bundle_predicts_as_it_did():
 # -- training ranges and the out-of-range warning ------------------------------------------------
 
 def test_domain_ranges_and_outside():
-    from ebsdphase import domain
+    from ebsdphase.models import domain
 
     r = domain.ranges([{"step_um": 0.05, "indexed_fraction": 0.7}, {"step_um": 0.5, "indexed_fraction": 1.0}])
     assert r == {"indexed_fraction": [0.7, 1.0], "step_um": [0.05, 0.5]}

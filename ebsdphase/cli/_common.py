@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, TypeVar
 import typer
 from rich.console import Console
 
-from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
+from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 
 console = Console()
 err_console = Console(stderr=True)

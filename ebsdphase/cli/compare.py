@@ -25,7 +25,7 @@ def command(
 ) -> None:
     """Accuracy, confusion matrix and time per map of each method on the same maps, a table
     and a grouped bar chart."""
-    from ebsdphase.compare import compare_maps
+    from ebsdphase.evaluation.compare import compare_maps
 
     result = compare_maps(maps, methods, labels=labels, out_dir=output, group_by=group_by, seed=seed,
                           progress=True)

@@ -29,12 +29,12 @@ def command(
     """Pixel accuracy (CA), confusion matrix, precision/recall, true vs predicted fractions,
     and an accuracy map per map (white correct, one colour per kind of error)."""
     if model is not None:
-        from ebsdphase.evaluation import evaluate_maps
+        from ebsdphase.evaluation.run import evaluate_maps
 
         result, _ = evaluate_maps(inputs, model, output, labels=labels, group_by=group_by, tile=tile,
                                   overlap=overlap, force=force, progress=True)
     else:
-        from ebsdphase.evaluation import evaluate_predictions
+        from ebsdphase.evaluation.run import evaluate_predictions
 
         result = evaluate_predictions(inputs, labels, output, group_by=group_by)
     print_evaluation(result)

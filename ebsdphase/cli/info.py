@@ -19,7 +19,7 @@ def command(
 ) -> None:
     """Show a map's format, grid, step, phases, indexing rate and channels."""
     from ebsdphase.io import read_map
-    from ebsdphase.summary import summarize
+    from ebsdphase.core.summary import summarize
 
     ebsd = read_map(path)
     if kam:

@@ -58,8 +58,8 @@ def command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ebsdphase.labelling.batch import label_files
-    from ebsdphase.labels import ClassSet
-    from ebsdphase.paths import expand_maps
+    from ebsdphase.core.classes import ClassSet
+    from ebsdphase.io.discover import expand_maps
 
     class_set = ClassSet.parse(classes)
     files = expand_maps(maps)

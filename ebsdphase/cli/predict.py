@@ -26,7 +26,7 @@ def command(
 ) -> None:
     """Predict the phase of every pixel: <stem>.phases.png, <stem>.phases.h5 (classes,
     probabilities, entropy), optional .ctf, and fractions.csv for all maps."""
-    from ebsdphase.predict_folder import predict_paths
+    from ebsdphase.prediction.folder import predict_paths
 
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=True)
     print_run(run)

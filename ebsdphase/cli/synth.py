@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ebsdphase.cli._common import console, handle_errors
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -35,7 +35,7 @@ def command(
     accuracy/loss curves and a checkpoint per epoch for --resume.
     """
     from ebsdphase.models.registry import parse_params
-    from ebsdphase.training import train
+    from ebsdphase.training.loop import train
 
     params = parse_params(param)
     if resume and (arch or params or init):

@@ -170,10 +170,10 @@ def phase_tables(phases: dict, used_ids, source: str | None = None):
 
     Returns ``closed`` (uint8, 1 where the cubic closed form applies), ``ops``
     (float64, (P, 24, 4)) and ``nops`` (int64, (P,)), indexed by phase id. Raises
-    :class:`~ebsdphase.errors.EbsdphaseError` for a phase present in the map whose Laue
+    :class:`~ebsdphase.core.errors.EbsdphaseError` for a phase present in the map whose Laue
     class is unknown or unsupported.
     """
-    from ebsdphase.errors import EbsdphaseError
+    from ebsdphase.core.errors import EbsdphaseError
 
     used = [int(p) for p in used_ids if int(p) > 0]
     size = max([0, *used, *(int(k) for k in phases)]) + 1

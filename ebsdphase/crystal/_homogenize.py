@@ -184,7 +184,7 @@ def grain_table(ebsd, grain_ids: np.ndarray, channels=()) -> dict[str, np.ndarra
         elif name in ebsd.channels:
             v = ebsd.channels[name].astype(np.float64)
         else:
-            from ebsdphase.errors import EbsdphaseError
+            from ebsdphase.core.errors import EbsdphaseError
 
             have = ", ".join(ebsd.channels) or "none"
             raise EbsdphaseError(f"{ebsd.source or 'map'}: no channel {name!r} (has: {have})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.ebsdmap import LAUE_ALIASES
+from ebsdphase.core.ebsdmap import LAUE_ALIASES
 
 _H = np.sqrt(0.5)
 

@@ -41,7 +41,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap
+from ebsdphase.core.ebsdmap import EBSDMap
 
 _AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 #: (axis, angle in degrees) of the rotations of the paper, identity first

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
-from ebsdphase.labels import UNLABELLED
+from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.classes import UNLABELLED
 
 BORDERS = ("drop", "shift")
 

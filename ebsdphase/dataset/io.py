@@ -25,10 +25,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.features import ChannelRecipe
-from ebsdphase.labels import ClassSet
+from ebsdphase.core.classes import ClassSet
 
 MAGIC = "ebsdphase-dataset"
 VERSION = 1

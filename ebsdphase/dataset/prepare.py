@@ -23,14 +23,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ebsdphase import domain
+from ebsdphase.models import domain
 from ebsdphase.dataset import split as splitting
 from ebsdphase.dataset.augment import augmentations, augmented
 from ebsdphase.dataset.crops import crop_grid, crop_positions
 from ebsdphase.dataset.io import SPLITS, DatasetWriter
-from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
+from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.features import ChannelRecipe
-from ebsdphase.labels import UNLABELLED, ClassSet, labels_path, read_classes, read_labels
+from ebsdphase.core.classes import UNLABELLED, ClassSet, labels_path, read_classes, read_labels
 
 #: progress(done, total, message): called after each augmented map is written
 Progress = Callable[[int, int, str], None]

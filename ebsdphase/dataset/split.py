@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 
 SPLIT_BY = ("map", "crop")
 

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 
 
 def build_map(path: Path, euler: np.ndarray, phase_id: np.ndarray, phases: dict[int, Phase],

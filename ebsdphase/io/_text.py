@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from ebsdphase.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
 
 # status codes returned by the numba parser

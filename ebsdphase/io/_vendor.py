@@ -1,7 +1,7 @@
 """Vendor conventions shared by several readers: symmetry codes, EDAX 'not indexed' marks.
 
 Laue groups are written in Hermann-Mauguin notation ("m-3m", "6/mmm", ...), the names
-:class:`ebsdphase.ebsdmap.Phase` uses.
+:class:`ebsdphase.core.ebsdmap.Phase` uses.
 """
 
 from __future__ import annotations

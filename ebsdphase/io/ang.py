@@ -15,7 +15,7 @@ Header: the phase table comes from ``# Phase N`` blocks (``# MaterialName``,
 * the grid is built from the x, y columns; points may come in any order (they are placed
   by their coordinates); a missing step is the smallest spacing found in the data;
 * when NROWS/NCOLS disagree with a complete grid in the data, the data wins and an
-  :class:`~ebsdphase.errors.EbsdphaseWarning` says so;
+  :class:`~ebsdphase.core.errors.EbsdphaseWarning` says so;
 * hexagonal grids (``# GRID: HexGrid``, or rows found shifted by half a step) are
   resampled onto a square grid by the rule of :mod:`ebsdphase.io._grid` (the same for
   .osc and OIM .h5): one square row per hex row, as many columns (every XSTEP from the
@@ -25,7 +25,7 @@ Header: the phase table comes from ``# Phase N`` blocks (``# MaterialName``,
   the map step becomes (XSTEP, YSTEP). A HexGrid header over square data is read as
   square;
 * a partial last row (a truncated file) or scattered points are a
-  :class:`~ebsdphase.errors.MapReadError`.
+  :class:`~ebsdphase.core.errors.MapReadError`.
 
 Not-indexed rule (shared with the .osc and OIM HDF5 readers,
 :func:`ebsdphase.io._vendor.edax_phase_ids`): a point is not indexed when its CI is
@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _text
 from ebsdphase.io._vendor import edax_phase_ids, tsl_laue
 from ebsdphase.io.registry import Format, register

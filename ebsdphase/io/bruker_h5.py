@@ -15,8 +15,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import laue_from_space_group
 from ebsdphase.io.registry import Format, register

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 from ebsdphase.io._common import as_float, as_int, build_map
 from ebsdphase.io._vendor import oxford_laue
 from ebsdphase.io.registry import Format, register

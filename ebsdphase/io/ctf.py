@@ -13,9 +13,9 @@ Reading is forgiving where a documented recovery exists and strict elsewhere:
   channels with lower-case names); without a column line the standard 11 are assumed;
 * the grid comes from the X, Y columns: points may be in any order; when the header's
   XCells/YCells/XStep/YStep disagree with the points, the data wins and an
-  :class:`~ebsdphase.errors.EbsdphaseWarning` says so;
+  :class:`~ebsdphase.core.errors.EbsdphaseWarning` says so;
 * a truncated file (partial last line or partial last row), non-numeric fields and
-  scattered (non-grid) points are a :class:`~ebsdphase.errors.MapReadError` naming the file
+  scattered (non-grid) points are a :class:`~ebsdphase.core.errors.MapReadError` naming the file
   and the problem.
 
 Writing produces the standard header and the 11 standard columns (what MTEX, AZtecCrystal
@@ -38,9 +38,9 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _text
 from ebsdphase.io._vendor import OXFORD_LAUE, oxford_laue
 from ebsdphase.io.registry import Format, register

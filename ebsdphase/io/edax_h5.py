@@ -21,8 +21,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
 from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import edax_phase_ids, tsl_laue

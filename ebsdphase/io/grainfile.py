@@ -8,7 +8,7 @@ columns, then one row per point::
 
 The layout is read from the ``# Column`` lines when present (else the order above). The
 grid comes from the x, y columns (any order; a partial last row or scattered points are a
-:class:`~ebsdphase.errors.MapReadError`). Phases are numbered 1, 2, ... in the order their
+:class:`~ebsdphase.core.errors.MapReadError`). Phases are numbered 1, 2, ... in the order their
 names first appear. A grain file carries no crystal symmetry: phases get the cubic Laue
 group m-3m (steels, the case this project reads them for); set ``map.phases`` otherwise.
 A point is not indexed by the EDAX rule (negative CI or a 4 pi "no solution" Euler angle,
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 from ebsdphase.io import _text
 from ebsdphase.io._vendor import edax_phase_ids
 from ebsdphase.io.registry import Format, register

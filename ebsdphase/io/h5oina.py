@@ -16,8 +16,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_value, read_h5
 from ebsdphase.io._vendor import oxford_laue
 from ebsdphase.io.registry import Format, register

@@ -14,9 +14,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import MapReadError
 from ebsdphase.io.registry import Format, register
 
 MAGIC = "ebsdphase-map"

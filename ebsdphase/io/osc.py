@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
 from ebsdphase.io._common import build_map
 from ebsdphase.io._vendor import TSL_LAUE, edax_phase_ids, tsl_laue

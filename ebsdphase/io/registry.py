@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ebsdphase.ebsdmap import EBSDMap
-from ebsdphase.errors import MapReadError
+from ebsdphase.core.ebsdmap import EBSDMap
+from ebsdphase.core.errors import MapReadError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def formats() -> dict[str, Format]:
     return dict(_FORMATS)
 
 
-def _suffix_candidates(path: Path) -> list[str]:
+def suffix_candidates(path: Path) -> list[str]:
     """'.ebsd.h5' before '.h5': longest compound suffix first, lower case."""
     suffixes = [s.lower() for s in path.suffixes]
     return ["".join(suffixes[i:]) for i in range(len(suffixes))]
@@ -70,7 +70,7 @@ def _suffix_candidates(path: Path) -> list[str]:
 
 def _match(path: Path, want: str) -> list[Format]:
     _load_builtins()
-    for suffix in _suffix_candidates(path):
+    for suffix in suffix_candidates(path):
         found = [f for f in _FORMATS.values() if suffix in f.extensions and getattr(f, want)]
         if found:
             return found
@@ -80,7 +80,7 @@ def _match(path: Path, want: str) -> list[Format]:
 def read_map(path: str | os.PathLike) -> EBSDMap:
     """Read any supported EBSD map file into an :class:`EBSDMap`.
 
-    Raises :class:`~ebsdphase.errors.MapReadError` with a one-line message naming the
+    Raises :class:`~ebsdphase.core.errors.MapReadError` with a one-line message naming the
     file and the problem.
     """
     p = Path(path)

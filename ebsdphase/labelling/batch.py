@@ -16,8 +16,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
-from ebsdphase.labels import LABEL_SUFFIX, ClassSet, labels_path, map_stem, write_labels
+from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
+from ebsdphase.core.classes import LABEL_SUFFIX, ClassSet, labels_path, map_stem, write_labels
 
 PREVIEW_SUFFIX = ".labels.preview.png"
 

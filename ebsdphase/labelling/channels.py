@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 #: Channels where a *higher* value means more dislocations / worse patterns, i.e.
 #: martensite (KAM; MAD and TSL "fit" are angular misfits of the indexing). Every other

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.labelling.channels import parse_channels, standardised
-from ebsdphase.labels import UNLABELLED
+from ebsdphase.core.classes import UNLABELLED
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 #: the scales of Trainable Weka Segmentation's defaults (minimum sigma 1, maximum 16)
 DEFAULT_SIGMAS = (1.0, 2.0, 4.0, 8.0, 16.0)

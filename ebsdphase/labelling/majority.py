@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ebsdphase.labels import UNLABELLED
+from ebsdphase.core.classes import UNLABELLED
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 
 def grain_majority(labels: np.ndarray, grain_ids: np.ndarray,

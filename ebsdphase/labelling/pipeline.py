@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.labelling.channels import parse_channels
 from ebsdphase.labelling.unindexed import RULES, handle_unindexed
-from ebsdphase.labels import UNLABELLED, ClassSet, read_labels
+from ebsdphase.core.classes import UNLABELLED, ClassSet, read_labels
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
     from ebsdphase.labelling.forest import PixelForest
 
 PRELABELS = ("threshold", "forest", "file")

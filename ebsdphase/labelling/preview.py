@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.labels import UNLABELLED, ClassSet
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.classes import UNLABELLED, ClassSet
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 #: background channels in order of preference (the paper labels on BS images)
 BACKGROUND_CHANNELS = ("bs", "bc", "iq", "ci")

@@ -2,9 +2,9 @@
 
 A scribble PNG has the map's grid (one image pixel per map pixel). Each pixel is either
 unlabelled -- fully transparent (alpha 0) or black (0, 0, 0) -- or painted with exactly
-one of the class colours of the :class:`~ebsdphase.labels.ClassSet` (ferrite red
+one of the class colours of the :class:`~ebsdphase.core.classes.ClassSet` (ferrite red
 (255, 0, 0), martensite blue (0, 0, 255), further classes as in
-:data:`ebsdphase.labels.PALETTE`), at any non-zero alpha. Paint with anti-aliasing off:
+:data:`ebsdphase.core.classes.PALETTE`), at any non-zero alpha. Paint with anti-aliasing off:
 blended edge colours are not class colours and are reported as errors.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ebsdphase._atomic import atomic_path
-from ebsdphase.errors import EbsdphaseError
-from ebsdphase.labels import UNLABELLED, ClassSet
+from ebsdphase.core.atomic import atomic_path
+from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.classes import UNLABELLED, ClassSet
 
 
 def _code(rgb: np.ndarray) -> np.ndarray:

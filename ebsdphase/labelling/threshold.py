@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.labelling.channels import HIGH_IS_DEFECTIVE, channel_values
-from ebsdphase.labels import UNLABELLED
+from ebsdphase.core.classes import UNLABELLED
 
 if TYPE_CHECKING:
-    from ebsdphase.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap
 
 
 def otsu(values: np.ndarray, bins: int = 256) -> float:

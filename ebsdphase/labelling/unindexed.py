@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
-from ebsdphase.labels import UNLABELLED
+from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.classes import UNLABELLED
 
 RULES = ("martensite", "nearest", "ignore")
 #: a sliver of non-indexed "martensite" is kept when at least this share of the indexed

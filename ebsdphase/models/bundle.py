@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ebsdphase._atomic import write_text_atomic
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.atomic import write_text_atomic
+from ebsdphase.core.errors import EbsdphaseError
 
 WEIGHTS_SUFFIX = ".weights.h5"
 CARD_SUFFIX = ".json"
@@ -62,7 +62,7 @@ class Bundle:
 
     @cached_property
     def classes(self):
-        from ebsdphase.labels import ClassSet
+        from ebsdphase.core.classes import ClassSet
 
         return ClassSet.from_dict(self.card["classes"])
 
@@ -83,7 +83,7 @@ class Bundle:
 
     def outside_training(self, ebsd_map) -> list[str]:
         """Why ``ebsd_map`` lies outside what the model saw (empty: inside, or unknown)."""
-        from ebsdphase import domain
+        from ebsdphase.models import domain
 
         if not self.training_ranges:
             return []
@@ -270,7 +270,7 @@ def save_bundle(model, folder, name: str, architecture: str, params: dict | None
         "ebsdphase_version": ebsdphase.__version__,
     }
     if training_ranges:
-        # the step, indexing and KAM ranges of the training maps (ebsdphase.domain)
+        # the step, indexing and KAM ranges of the training maps (ebsdphase.models.domain)
         card["training_ranges"] = training_ranges
     card_path = folder / f"{name}{CARD_SUFFIX}"
     write_text_atomic(card_path, json.dumps(card, indent=2, default=_json_default) + "\n")

@@ -26,8 +26,8 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ebsdphase._atomic import atomic_path, write_text_atomic
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.atomic import atomic_path, write_text_atomic
+from ebsdphase.core.errors import EbsdphaseError
 
 MODELS_URL_ENV = "EBSDPHASE_MODELS_URL"
 DATA_DIR_ENV = "EBSDPHASE_DATA_DIR"

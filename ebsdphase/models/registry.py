@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-from ebsdphase.errors import EbsdphaseError, EbsdphaseWarning
+from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 
 GROUP = "ebsdphase.architectures"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.models.registry import Architecture, Param
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ebsdphase.crystal.quaternion import from_rotvec, qmul
-from ebsdphase.ebsdmap import EBSDMap, Phase
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
+from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.synth.ferrite import grow_ferrite
 from ebsdphase.synth.martensite import form_martensite
 from ebsdphase.synth.presets import Preset, get_preset
@@ -185,9 +185,9 @@ def write_synthetic(result: SynthResult, folder: str | Path, stem: str, preview:
     """Write ``<stem><suffix>`` (a .ctf by default, or any writable map format such as
     .ebsd.h5), ``<stem>.labels.png`` (+ sidecar) and ``<stem>.json`` (and
     ``<stem>.preview.png``) into ``folder``; returns the paths written."""
-    from ebsdphase._atomic import write_text_atomic
+    from ebsdphase.core.atomic import write_text_atomic
     from ebsdphase.io import write_map
-    from ebsdphase.labels import ClassSet, labels_path, write_labels
+    from ebsdphase.core.classes import ClassSet, labels_path, write_labels
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ebsdphase.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError
 
 
 @dataclass(frozen=True)

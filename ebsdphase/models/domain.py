@@ -1,0 +1,80 @@
+"""What a model saw in training, and whether a new map lies inside it.
+
+``prepare`` measures each augmented map it writes (:func:`map_stats`), the dataset keeps
+the ranges (:func:`ranges`), ``train`` copies them into the model card
+(``"training_ranges"``), and ``predict`` compares every map with them
+(:func:`outside`): a map at a step, indexing rate or KAM level the model never saw gets
+one warning line and a column in ``fractions.csv``. Being outside is a reason to check
+the result, not a refusal: a ferrite map at 1 um is still ferrite.
+
+Statistics (all cheap next to prediction):
+
+``step_um``
+    the larger of the two steps, micrometres;
+``indexed_fraction``
+    share of indexed pixels;
+``kam_mean_deg``
+    mean KAM of the indexed pixels with the recipe's kernel (only for recipes with KAM).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ebsdphase.core.ebsdmap import EBSDMap
+    from ebsdphase.features import ChannelRecipe
+
+#: how far past a training range a map may lie before it is called outside: a relative
+#: margin on each side (steps and KAM scale), an absolute one for the indexing rate
+_MARGIN = {"step_um": ("rel", 0.10), "indexed_fraction": ("abs", 0.03), "kam_mean_deg": ("rel", 0.20)}
+_UNITS = {"step_um": " um", "indexed_fraction": "", "kam_mean_deg": " deg"}
+_LABELS = {"step_um": "step", "indexed_fraction": "indexed fraction", "kam_mean_deg": "mean KAM"}
+
+
+def map_stats(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> dict[str, float]:
+    """The statistics of one map that training ranges are kept for."""
+    out = {"step_um": float(max(ebsd.step)), "indexed_fraction": float(np.mean(ebsd.indexed))}
+    if "kam" in recipe.names and ebsd.indexed.any():
+        from ebsdphase.crystal import kam
+
+        k = kam(ebsd, recipe.kam_order, recipe.kam_threshold)
+        out["kam_mean_deg"] = float(np.mean(k[ebsd.indexed]))
+    return out
+
+
+def ranges(stats: Iterable[dict[str, float]]) -> dict[str, list[float]]:
+    """{statistic: [min, max]} over the maps a model was trained on."""
+    out: dict[str, list[float]] = {}
+    for s in stats:
+        for k, v in s.items():
+            if not np.isfinite(v):
+                continue
+            lo, hi = out.get(k, [v, v])
+            out[k] = [min(lo, v), max(hi, v)]
+    return {k: [round(lo, 6), round(hi, 6)] for k, (lo, hi) in sorted(out.items())}
+
+
+def _fmt(key: str, v: float, unit: bool = True) -> str:
+    if key == "indexed_fraction":
+        return f"{v:.0%}"
+    return f"{v:.3g}{_UNITS.get(key, '') if unit else ''}"
+
+
+def outside(stats: dict[str, float], training: dict[str, Any] | None) -> list[str]:
+    """Reasons (one short phrase each) why a map with ``stats`` lies outside ``training``
+    ranges; empty when it lies inside or the model card has no ranges (old cards)."""
+    reasons = []
+    for key, value in stats.items():
+        rng = (training or {}).get(key)
+        if not rng or not np.isfinite(value):
+            continue
+        lo, hi = float(rng[0]), float(rng[1])
+        kind, m = _MARGIN.get(key, ("rel", 0.1))
+        lo_ok, hi_ok = (lo * (1 - m), hi * (1 + m)) if kind == "rel" else (lo - m, hi + m)
+        if not lo_ok <= value <= hi_ok:
+            reasons.append(f"{_LABELS.get(key, key)} {_fmt(key, value)} "
+                           f"(trained on {_fmt(key, lo, False)}-{_fmt(key, hi)})")
+    return reasons

@@ -1,0 +1,341 @@
+"""Folder prediction: every map among files/folders/globs into ``<stem>.phases.*`` outputs.
+
+:func:`predict_paths` skips maps whose outputs are newer than the map, batches small maps
+of equal padded size through :mod:`ebsdphase.prediction.engine`, writes the per-map outputs
+(prediction, PNG, optional ``.phases.ctf`` via :func:`write_phase_ctf`) and one
+``fractions.csv``, and records failures per map so one bad file does not stop the run.
+
+Keras is imported only through the bundle, when the first map is predicted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ebsdphase.core.atomic import write_text_atomic
+from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
+                                 wrap_probabilities)
+from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
+
+__all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
+
+#: the lattice written for every class in --ctf output: BCC iron, a = 2.8665 A (Im-3m, 229);
+#: ferrite and martensite are both indexed as BCC iron, the phase column tells them apart
+BCC_IRON = (2.8665, 2.8665, 2.8665, 90.0, 90.0, 90.0)
+BCC_SPACE_GROUP = 229
+CTF_SUFFIX = ".phases.ctf"
+FRACTIONS_FILE = "fractions.csv"
+
+
+@dataclass
+class PredictRun:
+    """What a folder prediction did: per-map outputs, skips, failures, fractions, timings."""
+
+    out_dir: Path
+    model: str
+    inputs: list[Path] = field(default_factory=list)
+    outputs: dict[str, list[Path]] = field(default_factory=dict)   # predicted now
+    up_to_date: list[str] = field(default_factory=list)           # skipped: outputs newer
+    failed: dict[str, str] = field(default_factory=dict)           # stem -> one-line reason
+    fractions: dict[str, dict] = field(default_factory=dict)       # stem -> {"all", "indexed", ...}
+    seconds: dict[str, float] = field(default_factory=dict)        # stem -> wall time
+    stages: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "kam": 0.0, "features": 0.0,
+                                                             "inference": 0.0, "write": 0.0})
+    fractions_file: Path | None = None
+    outside: dict[str, str] = field(default_factory=dict)          # stem -> one-line warning
+
+    @property
+    def done_stems(self) -> list[str]:
+        """Maps whose outputs exist after the run (predicted now or up to date), in order."""
+        return [s for s in self.fractions]
+
+    @property
+    def exit_code(self) -> int:
+        from ebsdphase.cli._common import EXIT_PARTIAL
+
+        return EXIT_PARTIAL if self.failed else 0
+
+
+def _outputs_for(out_dir: Path, stem: str, ctf: bool) -> list[Path]:
+    outs = [out_dir / f"{stem}{SUFFIX}", out_dir / f"{stem}{PNG_SUFFIX}"]
+    if ctf:
+        outs.append(out_dir / f"{stem}{CTF_SUFFIX}")
+    return outs
+
+
+def _up_to_date(src: Path, outs: list[Path]) -> bool:
+    try:
+        t_in = src.stat().st_mtime
+        return all(o.exists() and o.stat().st_mtime >= t_in for o in outs)
+    except OSError:
+        return False
+
+
+def predict_paths(
+    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
+    model,
+    out_dir: str | os.PathLike,
+    ctf: bool = False,
+    force: bool = False,
+    tile: int | None = None,
+    overlap: int = 0,
+    batch_pixels: int = BATCH_PIXELS,
+    progress: bool = False,
+    on_map: Callable[[str, str], None] | None = None,
+) -> PredictRun:
+    """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
+
+    Per map ``<stem>.phases.h5``, ``<stem>.phases.png`` and, with ``ctf``,
+    ``<stem>.phases.ctf`` (see :func:`write_phase_ctf`); then ``fractions.csv`` for all
+    maps. Maps whose outputs exist and are newer than the map are skipped unless
+    ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
+    Small maps of equal padded size are predicted together (``batch_pixels`` per pass).
+    ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
+    """
+    from ebsdphase.io.discover import expand_maps
+    from ebsdphase.core.classes import map_stem
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    files = expand_maps(inputs)
+    bundle = load_model(model)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = PredictRun(out_dir=out, model=bundle.name, inputs=files)
+    todo: list[tuple[str, Path]] = []
+    stems: dict[str, Path] = {}
+    for f in files:
+        stem = map_stem(f)
+        if stem in stems:
+            run.failed[stem + f" ({f.name})"] = f"{f}: same name as {stems[stem]}; outputs would collide"
+            continue
+        stems[stem] = f
+        todo.append((stem, f))
+
+    bar = MapProgress(progress, len(todo))
+    notify = on_map or (lambda stem, status: None)
+    with bar:
+        pending: list[tuple[str, Path, Any, np.ndarray, float]] = []
+        pending_pixels = 0
+
+        def flush() -> None:
+            nonlocal pending, pending_pixels
+            if not pending:
+                return
+            t0 = time.perf_counter()
+            try:
+                if tile is None:
+                    probs = batched_probabilities(bundle, [p[3] for p in pending], [p[2].source for p in pending],
+                                                  batch_pixels)
+                else:
+                    probs = [predict_probabilities(bundle, p[3], tile, overlap, p[2].source) for p in pending]
+            except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
+                for stem, src, *_ in pending:
+                    run.failed[stem] = _one_line(src, exc)
+                    notify(stem, "failed")
+                    bar.advance()
+                pending, pending_pixels = [], 0
+                return
+            dt = time.perf_counter() - t0
+            run.stages["inference"] += dt
+            total = sum(p[3].shape[0] * p[3].shape[1] for p in pending)
+            for (stem, src, ebsd, x, t_prep), pr in zip(pending, probs):
+                share = dt * x.shape[0] * x.shape[1] / total
+                t1 = time.perf_counter()
+                try:
+                    pred = wrap_probabilities(bundle, ebsd, pr)
+                    run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf)
+                    run.fractions[stem] = _fraction_row(pred)
+                    if pred.outside_training:
+                        run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
+                                             + "; ".join(pred.outside_training))
+                    status = "done"
+                except Exception as exc:  # noqa: BLE001 - one bad map must not stop the run
+                    run.failed[stem] = _one_line(src, exc)
+                    status = "failed"
+                t_write = time.perf_counter() - t1
+                run.stages["write"] += t_write
+                run.seconds[stem] = t_prep + share + t_write
+                notify(stem, status)
+                bar.advance()
+            pending, pending_pixels = [], 0
+
+        for stem, src in todo:
+            outs = _outputs_for(out, stem, ctf)
+            if not force and _up_to_date(src, outs):
+                try:
+                    run.fractions[stem] = _fraction_row_from_file(outs[0])
+                    run.up_to_date.append(stem)
+                    notify(stem, "up to date")
+                    bar.advance()
+                    continue
+                except EbsdphaseError:
+                    pass  # an unreadable old output: predict again
+            t0 = time.perf_counter()
+            try:
+                ebsd, x = _prepare(bundle, src, run.stages)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other maps
+                run.failed[stem] = _one_line(src, exc)
+                notify(stem, "failed")
+                bar.advance()
+                continue
+            t_prep = time.perf_counter() - t0
+            px = x.shape[0] * x.shape[1]
+            # maps go through one by one unless they are small enough to share a pass
+            if pending and (tile is not None or pending_pixels + px > batch_pixels):
+                flush()
+            pending.append((stem, src, ebsd, x, t_prep))
+            pending_pixels += px
+            if tile is not None or pending_pixels >= batch_pixels:
+                flush()
+        flush()
+
+    # fractions.csv covers every map with outputs, in input order
+    order = {stem: i for i, (stem, _) in enumerate(todo)}
+    run.fractions = dict(sorted(run.fractions.items(), key=lambda kv: order.get(kv[0], 0)))
+    if run.fractions:
+        run.fractions_file = _write_fractions(out / FRACTIONS_FILE, run.fractions, bundle.classes.names)
+    return run
+
+
+def _one_line(src: Path, exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, EbsdphaseError):
+        return text if str(src) in text else f"{src}: {text}"
+    return f"{src}: {type(exc).__name__}: {text}"
+
+
+def _prepare(bundle, src: Path, stages: dict[str, float]):
+    from ebsdphase.io import read_map
+
+    t0 = time.perf_counter()
+    ebsd = read_map(src)
+    t1 = time.perf_counter()
+    stages["read"] += t1 - t0
+    bundle.check_map(ebsd)
+    recipe = bundle.recipe
+    if "kam" in recipe.names:
+        # computed here (and cached on the map) only to time it apart from the rest
+        from ebsdphase.crystal import kam
+
+        kam(ebsd, recipe.kam_order, recipe.kam_threshold)
+    t2 = time.perf_counter()
+    stages["kam"] += t2 - t1
+    x = recipe.build(ebsd)
+    stages["features"] += time.perf_counter() - t2
+    return ebsd, x
+
+
+def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool) -> list[Path]:
+    from ebsdphase.plots import save_phase_map
+
+    files = [write_prediction(out / f"{stem}{SUFFIX}", pred),
+             save_phase_map(out / f"{stem}{PNG_SUFFIX}", pred.classes, pred.class_set)]
+    if ctf:
+        files.append(write_phase_ctf(out / f"{stem}{CTF_SUFFIX}", ebsd, pred))
+    return files
+
+
+def phase_map(ebsd, pred: Prediction):
+    """A copy of ``ebsd`` whose phase table has one BCC-iron entry per class (ids 1..K, in
+    class order) and whose phase ids are the predicted classes + 1. Non-indexed pixels keep
+    phase 0: the network predicts them too, but they have no orientation to carry a phase."""
+    import dataclasses
+
+    from ebsdphase.core.ebsdmap import Phase
+
+    phases = {i + 1: Phase(name=name, laue="m-3m", lattice=BCC_IRON, space_group=BCC_SPACE_GROUP)
+              for i, name in enumerate(pred.class_set.names)}
+    ids = np.where(ebsd.indexed, pred.classes.astype(np.int16) + 1, 0).astype(np.int16)
+    return dataclasses.replace(ebsd, phase_id=ids, phases=phases, cache={},
+                               metadata={**ebsd.metadata, "phases_from_model": pred.model})
+
+
+def write_phase_ctf(path: str | os.PathLike, ebsd, pred: Prediction) -> Path:
+    """Write ``ebsd`` as a .ctf whose phase column carries the predicted phase (see
+    :func:`phase_map`), so MTEX, AZtecCrystal or orix users can go on from there."""
+    from ebsdphase.io import write_map
+    from ebsdphase.io.registry import formats
+
+    p = Path(path)
+    if not any(".ctf" in f.extensions and f.write for f in formats().values()):
+        raise EbsdphaseError(f"{p}: this installation has no .ctf writer")
+    from ebsdphase.io.ctf import WRITTEN_CHANNELS
+
+    out = phase_map(ebsd, pred)
+    # a .ctf has no column for other channels (iq, ci, ...): leaving them out is expected
+    # here, so the writer's warning about them would only be noise on every map
+    out.channels = {k: v for k, v in out.channels.items() if k in WRITTEN_CHANNELS}
+    # the registry picks the writer by the last suffix; ".phases.ctf" resolves to ".ctf"
+    return write_map(out, p)
+
+
+def _fraction_row(pred: Prediction) -> dict:
+    fr = pred.fractions()
+    n_idx = int(np.count_nonzero(pred.indexed)) if pred.indexed is not None else None
+    return {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"],
+            "outside_training": "; ".join(pred.outside_training)}
+
+
+def _fraction_row_from_file(path: Path) -> dict:
+    from ebsdphase.prediction.result import read_prediction
+
+    return _fraction_row(read_prediction(path, probabilities=False))
+
+
+def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["map", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
+               + [f"{n}_indexed" for n in names] + ["outside_training"])
+    for stem, r in rows.items():
+        idx = r["over_indexed"] or {}
+        w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]
+                   + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names]
+                   + [r.get("outside_training", "")])
+    write_text_atomic(path, buf.getvalue())
+    return path
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6f}"
+
+
+class MapProgress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled = enabled and total > 0
+        self.total = total
+        self._p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            from ebsdphase.cli._common import err_console
+
+            self._p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), console=err_console, transient=True)
+            self._p.__enter__()
+            self._task = self._p.add_task("predicting", total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self._p is not None:
+            self._p.advance(self._task)
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.__exit__(*exc)
+        return False

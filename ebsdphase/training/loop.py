@@ -1,0 +1,452 @@
+"""Training: a network from the architecture registry fitted on a prepared dataset file.
+
+``train(dataset, run_dir, ...)`` streams batches of crops from the HDF5 dataset (see the
+dataset contract), minimises the categorical cross-entropy with unlabelled pixels (255)
+given zero weight, keeps the best-validation model as a bundle, stops early when the
+monitored metric stops improving, and writes, in ``run_dir``::
+
+    <name>.json + <name>.weights.h5   the best-validation model bundle
+    history.csv                       one row per epoch (loss, accuracy, val_*, seconds)
+    curves.png                        accuracy and loss per epoch (like the paper's Fig. 5)
+    train.json                        the settings of the run (read back by resume)
+    checkpoint/state.npz              weights, optimizer and RNG state of the last epoch
+
+An interrupted run continues with ``resume=True`` and ends with the same weights as an
+uninterrupted one: the crop order of epoch ``e`` is a function of ``(seed, e)`` only, and
+the checkpoint holds every variable that changes while training (weights, optimizer
+accumulators and the dropout layers' random-generator states).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ebsdphase.core.atomic import atomic_path, write_text_atomic
+from ebsdphase.dataset.io import open_dataset
+from ebsdphase.core.errors import EbsdphaseError
+
+UNLABELLED = 255
+OPTIMIZERS = ("adadelta", "adam")
+#: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
+#: which barely moves a U-Net in 30 epochs.
+DEFAULT_LR = {"adadelta": 1.0, "adam": 1e-3}
+MONITORS = {"val_loss": "min", "val_accuracy": "max", "loss": "min", "accuracy": "max"}
+CHECKPOINT = Path("checkpoint") / "state.npz"
+CONFIG = "train.json"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    run_dir: Path
+    bundle: Path | None           # card of the best-validation model
+    best_epoch: int | None        # 1-based
+    best_value: float | None
+    epochs_run: int               # epochs completed in total (resumed runs included)
+    stopped_early: bool
+    history: list[dict] = field(default_factory=list)
+
+
+# -- the dataset file ------------------------------------------------------------------
+
+
+def _split(ds, name: str, path: Path):
+    """(inputs, labels) of split ``name``, or (None, None) when it is absent or empty."""
+    try:
+        inputs, labels = ds.split(name)
+    except (KeyError, EbsdphaseError):  # no such split, or a split group without its arrays
+        return None, None
+    if len(inputs) == 0:
+        return None, None
+    if inputs.ndim != 4 or labels.shape != inputs.shape[:3]:
+        raise EbsdphaseError(f"{path}: /{name} inputs {inputs.shape} and labels {labels.shape} do not match "
+                             "(expects (N, H, W, C) and (N, H, W))")
+    return inputs, labels
+
+
+# -- batches ---------------------------------------------------------------------------
+
+
+def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
+                  jitter: list[int] | None = None):
+    """Keras batches; ``jitter``: input channels given a random gain per crop (training of
+    percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`)."""
+    import keras
+
+    from ebsdphase.features import relative_jitter
+
+    class CropBatches(keras.utils.PyDataset):
+        """Batches of crops read from the HDF5 file on demand; unlabelled pixels weigh 0."""
+
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0  # set by the run keeper before each epoch
+
+        def __len__(self) -> int:
+            return math.ceil(len(inputs) / batch_size)
+
+        def _order(self) -> np.ndarray:
+            if not shuffle:
+                return np.arange(len(inputs))
+            # a function of (seed, epoch) only, so a resumed run sees the same order
+            return np.random.default_rng([seed, self.epoch]).permutation(len(inputs))
+
+        def __getitem__(self, index: int):
+            idx = np.sort(self._order()[index * batch_size:(index + 1) * batch_size])
+            x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
+            if jitter:
+                relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
+            y = np.asarray(labels[idx.tolist()])
+            known = y != UNLABELLED
+            if np.any(y[known] >= n_classes):
+                raise EbsdphaseError(f"label {int(y[known].max())} in the dataset but only {n_classes} classes")
+            onehot = np.eye(n_classes, dtype=np.float32)[np.where(known, y, 0)]
+            return x, onehot, known.astype(np.float32)
+
+    return CropBatches()
+
+
+# -- callbacks ---------------------------------------------------------------------------
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+def _state_arrays(model) -> dict[str, np.ndarray]:
+    arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer/{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
+    return arrays
+
+
+def _restore_state(model, arrays: dict[str, np.ndarray], path: Path) -> None:
+    model.optimizer.build(model.trainable_variables)
+    for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+        n = sum(1 for k in arrays if k.startswith(prefix + "/"))
+        if n != len(variables):
+            raise EbsdphaseError(f"{path}: checkpoint holds {n} {prefix} variables, the network has "
+                                 f"{len(variables)} (was the architecture changed?)")
+        for i, v in enumerate(variables):
+            value = arrays[f"{prefix}/{i}"]
+            if tuple(value.shape) != tuple(v.shape):
+                raise EbsdphaseError(f"{path}: {prefix} variable {v.path} has shape {value.shape} in the "
+                                     f"checkpoint, {tuple(v.shape)} in the network")
+            v.assign(value)
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def _run_keeper(run: "_Run"):
+    base = _keras_callback_base()
+
+    class RunKeeper(base):
+        """Per epoch: history, best bundle, early stopping, then the checkpoint (last, so a
+        checkpoint on disk always matches everything written before it)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            run.train_batches.epoch = epoch
+            run.epoch_started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            model = self.model  # under JAX this syncs the training state into the variables
+            row = {"epoch": epoch + 1}
+            row.update({k: float(v) for k, v in sorted((logs or {}).items())
+                        if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+            row["seconds"] = round(time.perf_counter() - run.epoch_started, 3)
+            run.history.append(row)
+            _write_history(run.run_dir / "history.csv", run.history)
+
+            value = row.get(run.monitor)
+            if value is None or not math.isfinite(value):
+                raise EbsdphaseError(f"epoch {epoch + 1}: {run.monitor} is {value}; training diverged "
+                                     "(try a lower --lr or the adam optimizer)")
+            better = (run.best_value is None
+                      or (value < run.best_value if run.mode == "min" else value > run.best_value))
+            if better:
+                run.best_value, run.best_epoch, run.wait = value, epoch + 1, 0
+                run.save_best(model, row)
+            else:
+                run.wait += 1
+            if run.patience and run.wait >= run.patience:
+                run.stopped_early = True
+                model.stop_training = True
+            run.save_checkpoint(model, epoch + 1)
+
+    return RunKeeper()
+
+
+def _rich_progress(total_epochs: int, steps: int):
+    base = _keras_callback_base()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    class RichProgress(base):
+        """A rich progress bar per epoch, with the running loss and accuracy."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+                                     TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+            self.task = None
+
+        def on_train_begin(self, logs=None):
+            self.progress.start()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task(f"epoch {epoch + 1}/{total_epochs}", total=steps, metrics="")
+
+        def on_train_batch_end(self, batch, logs=None):
+            text = "  ".join(f"{k} {float(v):.4f}" for k, v in (logs or {}).items() if k in ("loss", "accuracy"))
+            self.progress.update(self.task, completed=batch + 1, metrics=text)
+
+        def on_epoch_end(self, epoch, logs=None):
+            text = "  ".join(f"{k} {float(v):.4f}" for k, v in sorted((logs or {}).items())
+                             if k in ("loss", "accuracy", "val_loss", "val_accuracy"))
+            self.progress.update(self.task, completed=steps, metrics=text)
+            self.progress.console.print(f"epoch {epoch + 1}/{total_epochs}  {text}", highlight=False)
+
+        def on_train_end(self, logs=None):
+            self.progress.stop()
+
+    return RichProgress()
+
+
+# -- the run ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    run_dir: Path
+    name: str
+    architecture: str
+    params: dict
+    recipe: dict
+    classes: dict
+    training_ranges: dict
+    monitor: str
+    mode: str
+    patience: int
+    config: dict
+    train_batches: Any = None
+    history: list = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+    stopped_early: bool = False
+    epoch_started: float = 0.0
+
+    def save_best(self, model, row: dict) -> None:
+        from ebsdphase.models.bundle import save_bundle
+
+        metrics = {k: v for k, v in row.items() if k not in ("seconds",)}
+        save_bundle(model, self.run_dir, self.name, self.architecture, self.params, self.recipe, self.classes,
+                    provenance={"dataset": self.config["dataset"], "run_dir": str(self.run_dir),
+                                "epoch": row["epoch"], "optimizer": self.config["optimizer"],
+                                "learning_rate": self.config["learning_rate"],
+                                "batch_size": self.config["batch_size"], "seed": self.config["seed"],
+                                "init": self.config.get("init")},
+                    metrics=metrics, training_ranges=self.training_ranges)
+
+    def save_checkpoint(self, model, epochs_done: int) -> None:
+        meta = {"epochs_done": epochs_done, "history": self.history, "best_value": self.best_value,
+                "best_epoch": self.best_epoch, "wait": self.wait, "stopped_early": self.stopped_early}
+        arrays = _state_arrays(model)
+        arrays["meta"] = np.array(json.dumps(meta))
+        path = self.run_dir / CHECKPOINT
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+    def load_checkpoint(self, model) -> int:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            raise EbsdphaseError(f"{path}: no checkpoint to resume from")
+        try:
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(arrays.pop("meta")))
+        except (OSError, ValueError, KeyError) as exc:
+            raise EbsdphaseError(f"{path}: unreadable checkpoint ({exc})") from None
+        _restore_state(model, arrays, path)
+        self.history = meta["history"]
+        self.best_value, self.best_epoch = meta["best_value"], meta["best_epoch"]
+        self.wait, self.stopped_early = meta["wait"], meta["stopped_early"]
+        return int(meta["epochs_done"])
+
+
+def _optimizer(name: str, learning_rate: float):
+    import keras
+
+    if name == "adadelta":
+        return keras.optimizers.Adadelta(learning_rate=learning_rate, rho=0.95, epsilon=1e-7)
+    return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architecture: str | None = None,
+          params: dict | None = None, epochs: int | None = None, batch_size: int = 8,
+          optimizer: str = "adadelta", learning_rate: float | None = None, seed: int = 0,
+          patience: int = 10, monitor: str = "val_loss", name: str | None = None,
+          resume: bool = False, init: Any = None, progress: bool = False,
+          callbacks: list | None = None) -> TrainResult:
+    """Train a network on a prepared dataset file; see the module docstring for the outputs.
+
+    ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
+    network; ``init`` (a bundle, path or pretrained name) starts from trained weights
+    (fine-tuning). ``resume=True`` continues the run in ``run_dir`` with the settings saved
+    there; only ``epochs`` may be raised. ``patience`` epochs without improvement of
+    ``monitor`` stop the run (0 = never). Extra keras ``callbacks`` run after ours.
+    """
+    import ebsdphase
+    import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
+    import keras
+
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.models.registry import get_architecture
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / CONFIG
+    if resume:
+        if not config_path.exists():
+            raise EbsdphaseError(f"{run_dir}: no run to resume ({CONFIG} missing)")
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if epochs is not None:
+            config["epochs"] = int(epochs)
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise EbsdphaseError(f"{run_dir}: folder is not empty; use --resume to continue the run "
+                                 "there or choose another output folder")
+        if optimizer not in OPTIMIZERS:
+            raise EbsdphaseError(f"unknown optimizer {optimizer!r} (choose {', '.join(OPTIMIZERS)})")
+        if monitor not in MONITORS:
+            raise EbsdphaseError(f"cannot monitor {monitor!r} (choose {', '.join(MONITORS)})")
+        init_bundle = load_bundle(init) if init is not None else None
+        if init_bundle is not None:
+            if architecture not in (None, init_bundle.architecture):
+                raise EbsdphaseError(f"--init model {init_bundle.name!r} is a {init_bundle.architecture}, "
+                                     f"not a {architecture}")
+            architecture = init_bundle.architecture
+            params = {**init_bundle.params, **(params or {})}
+        architecture = architecture or "unet"
+        arch = get_architecture(architecture)
+        config = {
+            "dataset": str(Path(dataset).resolve()),
+            "architecture": architecture,
+            "params": arch.resolve(params),
+            "epochs": int(epochs if epochs is not None else 30),
+            "batch_size": int(batch_size),
+            "optimizer": optimizer,
+            "learning_rate": float(learning_rate if learning_rate is not None else DEFAULT_LR[optimizer]),
+            "seed": int(seed),
+            "patience": int(patience),
+            "monitor": monitor,
+            "name": name or run_dir.resolve().name,
+            "init": str(init_bundle.card_path) if init_bundle is not None else None,
+            "keras_backend": keras.backend.backend(),
+            "ebsdphase_version": ebsdphase.__version__,
+        }
+        if config["name"] in ("train", "history", "curves", "checkpoint"):
+            raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass --name")
+        if config["batch_size"] < 1 or config["epochs"] < 1:
+            raise EbsdphaseError("--batch and --epochs must be at least 1")
+
+    dataset_path = Path(config["dataset"])
+    with open_dataset(dataset_path) as ds:
+        return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
+
+
+def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init: Any,
+         progress: bool, extra_callbacks: list) -> TrainResult:
+    import keras
+
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.models.registry import get_architecture
+
+    train_x, train_y = _split(ds, "train", dataset_path)
+    if train_x is None:
+        raise EbsdphaseError(f"{dataset_path}: no training crops (/train is empty)")
+    val_x, val_y = _split(ds, "val", dataset_path)
+    recipe, classes = ds.recipe.to_dict(), ds.classes.to_dict()
+    n_classes = len(classes["classes"])
+    channels = int(train_x.shape[-1])
+
+    arch = get_architecture(config["architecture"])
+    multiple = arch.multiple(config["params"])
+    if train_x.shape[1] % multiple or train_x.shape[2] % multiple:
+        raise EbsdphaseError(f"{dataset_path}: crops of {train_x.shape[1]} x {train_x.shape[2]} are not multiples "
+                             f"of {multiple}, which {config['architecture']} {config['params']} needs")
+    monitor = config["monitor"]
+    if val_x is None and monitor.startswith("val_"):
+        monitor = monitor[4:]  # no validation split: fall back to the training metric
+
+    keras.utils.set_random_seed(config["seed"])
+    model = arch.create(channels, n_classes, config["params"])
+    if init is not None and not resume:
+        bundle = load_bundle(init)
+        if bundle.input_channels != channels or bundle.n_classes != n_classes:
+            raise EbsdphaseError(f"--init model {bundle.name!r} takes {bundle.input_channels} channels and gives "
+                                 f"{bundle.n_classes} classes; the dataset has {channels} and {n_classes}")
+        if list(bundle.card["recipe"].get("names", [])) != list(recipe.get("names", [])):
+            raise EbsdphaseError(f"--init model {bundle.name!r} was trained on channels "
+                                 f"{bundle.card['recipe'].get('names')}, the dataset has {recipe.get('names')}")
+        model.set_weights(bundle.model.get_weights())
+    model.compile(optimizer=_optimizer(config["optimizer"], config["learning_rate"]),
+                  loss="categorical_crossentropy",
+                  weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(run_dir=run_dir, name=config["name"], architecture=config["architecture"],
+               params=config["params"], recipe=recipe, classes=classes,
+               training_ranges=ds.training_ranges, monitor=monitor,
+               mode=MONITORS[monitor], patience=config["patience"], config=config)
+    start = run.load_checkpoint(model) if resume else 0
+    write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
+
+    labels_in = ds.recipe.channel_labels()
+    jitter = [labels_in.index(c) for c in ds.recipe.relative_labels()]
+    run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
+                                      jitter)
+    val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False)
+           if val_x is not None else None)
+    callbacks = [_run_keeper(run)]
+    if progress:
+        callbacks.append(_rich_progress(config["epochs"], len(run.train_batches)))
+    callbacks += list(extra_callbacks)
+
+    if start < config["epochs"] and not run.stopped_early:
+        # shuffle=False: keras would shuffle the batch order with numpy's global RNG, which a
+        # resumed run cannot replay; the batches shuffle the crops themselves, by (seed, epoch)
+        model.fit(run.train_batches, validation_data=val, epochs=config["epochs"], initial_epoch=start,
+                  callbacks=callbacks, verbose=0, shuffle=False)
+    if run.history:
+        from ebsdphase.plots import plot_curves
+
+        plot_curves(run.history, run_dir / "curves.png", title=f"{config['name']} ({config['architecture']})")
+    card = run_dir / f"{config['name']}.json"
+    return TrainResult(run_dir=run_dir, bundle=card if card.exists() else None, best_epoch=run.best_epoch,
+                       best_value=run.best_value, epochs_run=len(run.history), stopped_early=run.stopped_early,
+                       history=list(run.history))

@@ -1,0 +1,142 @@
+"""The pretrained models shipped in registry/: hash-checked, loadable, and still accurate.
+
+Each model is fetched through pooch into a fresh cache (sha256 checked against
+registry/registry.txt) and predicts the example map that ships with the package; its pixel
+accuracy against the example's exact labels must stay near the accuracy its card reports
+on the held-out synthetic test maps. A retrained or corrupted model fails here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebsdphase.evaluation.checks import KNOWN_PHASE_MAPS
+from ebsdphase.models.pretrained import list_pretrained, registry_dir
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "ebsdphase" / "data" / "example_t2.ebsd.h5"
+MODELS = sorted(list_pretrained())
+
+
+def test_the_brief_s_four_models_are_registered():
+    assert {"dp-bs", "dp-kam", "dp-bs-kam", "dp-quat"} <= set(MODELS)
+
+
+def test_registry_hashes_match_the_committed_files():
+    folder = registry_dir()
+    for line in (folder / "registry.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, digest = line.split()
+        algo, hexdigest = digest.split(":")
+        assert algo == "sha256"
+        assert hashlib.sha256((folder / "weights" / name).read_bytes()).hexdigest() == hexdigest, name
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_pretrained_model_predicts_the_example_map(name, tmp_path, monkeypatch):
+    import ebsdphase
+    from ebsdphase.core.classes import labels_path, read_labels
+    from ebsdphase.models.bundle import load_bundle
+
+    monkeypatch.setenv("EBSDPHASE_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("EBSDPHASE_MODELS_URL", raising=False)
+    bundle = load_bundle(name)
+    assert bundle.folder == tmp_path / "cache"  # fetched (copied and hash-checked), not read in place
+
+    ebsd = ebsdphase.read_map(EXAMPLE)
+    truth = read_labels(labels_path(EXAMPLE), ebsd.shape)
+    pred = ebsdphase.predict(ebsd, bundle)
+    assert pred.classes.shape == ebsd.shape
+    assert pred.probabilities.shape == ebsd.shape + (2,)
+    accuracy = float((pred.classes == truth).mean())
+    reported = bundle.card["metrics"]["test_synthetic"]["accuracy"]
+    # a 192 x 256 map holds a handful of grains: allow 3 points below the card's figure
+    assert accuracy >= reported - 0.03, (name, accuracy, reported)
+
+
+# -- the real-maps issue: inputs that mean the same on every map ---------------------------------
+NEW_MODELS = ("dp-bs", "dp-bc", "dp-kam", "dp-bs-kam", "dp-quality-kam", "dp-quat")
+
+
+def test_every_model_of_recipe_v2_is_registered_with_its_training_ranges():
+    from ebsdphase.models.bundle import load_bundle
+
+    assert set(NEW_MODELS) <= set(MODELS)
+    for name in NEW_MODELS:
+        b = load_bundle(name)
+        assert b.recipe.version == 2, name
+        r = b.training_ranges
+        # random maps at 0.05-0.5 um, and their 2x coarser augmentations
+        assert 0.05 <= r["step_um"][0] < 0.06 and r["step_um"][1] >= 0.5, (name, r)
+        assert r["indexed_fraction"][0] <= 0.75 and r["indexed_fraction"][1] == 1.0, (name, r)
+
+
+@pytest.fixture(scope="module")
+def invariance_maps():
+    """One synthetic map per paper preset, seeds never used in training."""
+    from ebsdphase.synth import synthesize
+
+    return [synthesize(p, 7100 + i, (256, 384), 0.1) for i, p in enumerate(("t1", "t2", "t3", "complex"))]
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, invariance_maps, request):
+    """Metamorphic: the phase of a pixel must not depend on what else is in the map."""
+    from ebsdphase.evaluation import checks
+    from ebsdphase.models.bundle import load_bundle
+
+    # a single quality channel, known only up to a gain, moves with the crop's 98th percentile
+    short = {"dp-bs": "dp-bs: crops agree on 96.5 % (target 97 %)",
+             "dp-bc": "dp-bc: crops agree on 93.1 % (target 97 %)"}
+    if name in short:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=short[name]))
+
+    bundle = load_bundle(name)
+    agree = [c["agreement"] for s in invariance_maps
+             for c in checks.crop_agreement(bundle, s.map, s.labels, size=128, purity=0.8)]
+    assert len(agree) >= 4
+    assert float(np.mean(agree)) >= 0.97, (name, agree)
+
+
+@pytest.mark.parametrize("name", [n for n in NEW_MODELS if n != "dp-kam" and n != "dp-quat"])
+def test_the_camera_gain_does_not_change_the_phase_map(name, invariance_maps):
+    from ebsdphase.evaluation import checks
+    from ebsdphase.models.bundle import load_bundle
+
+    bundle = load_bundle(name)
+    for s in invariance_maps[:2]:
+        assert checks.gain_agreement(bundle, s.map, 0.6) >= 0.99
+
+
+#: measured shortfalls against the real-maps issue's targets, kept visible: strict xfail, so
+#: a model that comes to meet its target fails here until the mark is removed
+SHORTFALLS = {
+    ("dp-quat", "M1700"): "dp-quat gives 90.2 % martensite on M1700 (target 95 %)",
+    ("dp-quality-kam", "M1700"): "dp-quality-kam gives 92.0 % martensite on M1700 (target 95 %)",
+}
+READERS = ("dp-kam", "dp-quality-kam", "dp-quat")  # the models whose channels EDAX maps have
+
+
+@pytest.mark.parametrize("known", [k.name for k in KNOWN_PHASE_MAPS])
+@pytest.mark.parametrize("name", READERS)
+def test_real_maps_whose_phase_is_known_come_out_right(name, known, request):
+    """DC06 >= 95 % ferrite, M1700 >= 95 % martensite, SDSS BCC pixels >= 90 % ferrite."""
+    from conftest import shared_file
+
+    from ebsdphase.evaluation import checks
+    from ebsdphase.io import read_map
+    from ebsdphase.models.bundle import load_bundle
+
+    if (name, known) in SHORTFALLS:
+        request.applymarker(pytest.mark.xfail(reason=SHORTFALLS[(name, known)], strict=True))
+    k = next(k for k in KNOWN_PHASE_MAPS if k.name == known)
+    m = read_map(shared_file(*k.path.split("/")))
+    r = checks.known_phase_share(load_bundle(name), m, k)
+    assert r is not None, f"{name} cannot read {k.path}"
+    assert r["share"] >= (0.90 if k.name == "SDSS-BCC" else 0.95), (name, k.name, r)
+    if k.name == "SDSS-BCC":  # 1.5 um: outside every model's steps, and said so
+        assert any("step 1.5 um" in why for why in r["outside"])

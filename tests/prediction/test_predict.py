@@ -1,0 +1,254 @@
+"""Prediction with a tiny trained U-Net: whole maps, tiles, batches, folders, .ctf output."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from _tinymodel import blob_map, tiny_bundle
+from ebsdphase.io import read_map, write_map
+from ebsdphase.evaluation.metrics import evaluate
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    from ebsdphase.models.bundle import load_bundle
+
+    return load_bundle(tiny_bundle(tmp_path_factory))
+
+
+def test_whole_map_prediction_learns_and_is_consistent(bundle):
+    from ebsdphase.prediction.engine import predict
+
+    ebsd, labels = blob_map(1, shape=(50, 70))  # not a multiple of the model's 2
+    ebsd.source = "blob1"
+    pred = predict(ebsd, bundle)
+    assert pred.classes.shape == (50, 70) and pred.classes.dtype == np.uint8
+    assert pred.probabilities.shape == (50, 70, 2) and pred.probabilities.dtype == np.float32
+    assert pred.entropy.shape == (50, 70) and pred.entropy.dtype == np.float32
+    assert np.allclose(pred.probabilities.sum(-1), 1, atol=1e-4)
+    assert np.array_equal(pred.classes, pred.probabilities.argmax(-1))
+    assert 0 <= pred.entropy.min() and pred.entropy.max() <= 1
+    # the model learnt the BS rule: far better than chance on a map it never saw
+    assert evaluate(pred, labels).accuracy > 0.9
+    # uncertainty is higher where it is wrong
+    wrong = pred.classes != labels
+    assert pred.entropy[wrong].mean() > pred.entropy[~wrong].mean()
+    assert np.array_equal(pred.indexed, ebsd.indexed) and pred.model == "tiny"
+
+
+def test_tiled_prediction_matches_whole_map(bundle):
+    from ebsdphase.prediction.engine import predict
+
+    ebsd, _ = blob_map(7, shape=(101, 133))
+    whole = predict(ebsd, bundle)
+    tiled = predict(ebsd, bundle, tile=32, overlap=16)
+    agree = np.mean(tiled.classes == whole.classes)
+    assert agree >= 0.999, agree
+    # and the blending, not luck: without overlap the tile seams differ more
+    seams = predict(ebsd, bundle, tile=32, overlap=0)
+    assert np.abs(seams.probabilities - whole.probabilities).max() > \
+        np.abs(tiled.probabilities - whole.probabilities).max()
+
+
+def test_batched_maps_equal_single_predictions(bundle):
+    from ebsdphase.prediction.engine import predict, predict_many
+
+    maps = [blob_map(s, shape=(40, 48))[0] for s in (11, 12, 13)] + [blob_map(14, shape=(30, 52))[0]]
+    many = predict_many(maps, bundle)
+    for m, p in zip(maps, many):
+        one = predict(m, bundle)
+        assert p.classes.shape == m.shape
+        assert np.allclose(p.probabilities, one.probabilities, atol=1e-5)
+
+
+def test_missing_channel_is_a_clear_error(bundle):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.prediction.engine import predict
+
+    ebsd, _ = blob_map(2)
+    del ebsd.channels["bs"]
+    ebsd.source = "x.ctf"
+    with pytest.raises(EbsdphaseError, match="x.ctf.*bs"):
+        predict(ebsd, bundle)
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    truth = {}
+    for name, seed, shape in (("a", 21, (48, 64)), ("b", 22, (48, 64)), ("c", 23, (45, 77))):
+        ebsd, lab = blob_map(seed, shape=shape)
+        write_map(ebsd, maps / f"{name}.ebsd.h5")
+        truth[name] = lab
+    (maps / "broken.ebsd.h5").write_bytes(b"\x89HDF\r\n not really an hdf5 file" * 10)
+    (maps / "notes.txt").write_text("not a map")  # not a map extension: ignored in folders
+    return maps, truth
+
+
+def test_predict_folder_with_a_bad_map(bundle, folder, tmp_path):
+    from ebsdphase.prediction.folder import predict_paths
+    from ebsdphase.prediction.result import read_prediction
+
+    maps, truth = folder
+    out = tmp_path / "out"
+    run = predict_paths([maps], bundle, out)
+    assert sorted(run.outputs) == ["a", "b", "c"]
+    assert list(run.failed) == ["broken"]
+    assert str(maps / "broken.ebsd.h5") in run.failed["broken"]
+    assert run.exit_code == 3
+    for stem in ("a", "b", "c"):
+        pred = read_prediction(out / f"{stem}.phases.h5")
+        assert pred.shape == truth[stem].shape
+        assert evaluate(pred, truth[stem]).accuracy > 0.9
+        assert (out / f"{stem}.phases.png").stat().st_size > 0
+    rows = list(csv.DictReader((out / "fractions.csv").open()))
+    assert [r["map"] for r in rows] == ["a", "b", "c"]
+    pred_a = read_prediction(out / "a.phases.h5")
+    f_all = np.mean(pred_a.classes == 0)
+    f_idx = np.mean(pred_a.classes[pred_a.indexed] == 0)
+    assert float(rows[0]["ferrite_all"]) == pytest.approx(f_all, abs=1e-6)
+    assert float(rows[0]["ferrite_indexed"]) == pytest.approx(f_idx, abs=1e-6)
+    assert float(rows[0]["ferrite_all"]) + float(rows[0]["martensite_all"]) == pytest.approx(1)
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+    # a second run skips the up-to-date maps but still lists them in fractions.csv
+    before = (out / "a.phases.h5").stat().st_mtime_ns
+    run2 = predict_paths([maps], bundle, out)
+    assert sorted(run2.up_to_date) == ["a", "b", "c"] and not run2.outputs
+    assert (out / "a.phases.h5").stat().st_mtime_ns == before
+    assert len(list(csv.DictReader((out / "fractions.csv").open()))) == 3
+    # a map newer than its outputs is predicted again; --force redoes everything
+    st = (maps / "b.ebsd.h5").stat()
+    os.utime(maps / "b.ebsd.h5", (st.st_atime, st.st_mtime + 1000))
+    assert sorted(predict_paths([maps], bundle, out).outputs) == ["b"]
+    assert sorted(predict_paths([maps], bundle, out, force=True).outputs) == ["a", "b", "c"]
+
+
+def test_predict_cli_partial_failure_and_ctf(bundle, folder, tmp_path):
+    from ebsdphase.cli.main import app
+    from ebsdphase.prediction.result import read_prediction
+
+    maps, truth = folder
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(app, ["predict", str(maps), str(maps / "a.ebsd.h5"), "-m", str(bundle.card_path),
+                                 "-o", str(out), "--ctf"])
+    assert r.exit_code == 3, r.output
+    assert "broken.ebsd.h5" in r.output and "3 predicted" in r.output and "1 failed" in r.output
+    # the .ctf reads back with the predicted phases (non-indexed pixels keep phase 0)
+    back = read_map(out / "c.phases.ctf")
+    pred = read_prediction(out / "c.phases.h5")
+    src = read_map(maps / "c.ebsd.h5")
+    assert [p.name for _, p in sorted(back.phases.items())] == ["ferrite", "martensite"]
+    expect = np.where(src.indexed, pred.classes.astype(np.int16) + 1, 0)
+    assert np.array_equal(back.phase_id, expect)
+    assert np.allclose(back.channels["bs"], np.rint(src.channels["bs"]), atol=0.5)
+    assert back.shape == src.shape
+
+
+def test_predict_cli_glob_and_missing_input(bundle, folder, tmp_path):
+    from ebsdphase.cli.main import app
+
+    maps, _ = folder
+    r = CliRunner().invoke(app, ["predict", str(maps / "[ab].ebsd.h5"), "-m", str(bundle.card_path),
+                                 "-o", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "g").glob("*.phases.h5")) == ["a.phases.h5", "b.phases.h5"]
+    r = CliRunner().invoke(app, ["predict", str(maps / "zzz*.ctf"), "-m", str(bundle.card_path),
+                                 "-o", str(tmp_path / "g")])
+    assert r.exit_code == 2 and "matches no map" in r.output
+
+
+def test_evaluate_with_model_predicts_then_scores(bundle, folder, tmp_path):
+    import json
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.core.classes import write_labels
+
+    maps, truth = folder
+    labels = tmp_path / "labels"
+    for stem, lab in truth.items():
+        write_labels(labels / f"{stem}.labels.png", lab)
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(app, ["evaluate", str(maps / "a.ebsd.h5"), str(maps / "c.ebsd.h5"), "--model",
+                                 str(bundle.card_path), "--labels", str(labels), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "metrics.json").read_text())
+    assert set(data["per_map"]) == {"a", "c"} and data["accuracy"] > 0.9
+    assert (out / "predictions" / "a.phases.h5").exists() and (out / "a.accuracy.png").exists()
+    # without --labels, each prediction finds the labels beside the map it was made from
+    write_labels(maps / "c.labels.png", truth["c"])
+    r = CliRunner().invoke(app, ["evaluate", str(out / "predictions" / "c.phases.h5"), "-o", str(tmp_path / "r2")])
+    assert r.exit_code == 0, r.output
+    again = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    assert again["per_map"]["c"] == data["per_map"]["c"]
+
+
+def test_import_ebsdphase_stays_light():
+    code = ("import sys, ebsdphase; assert callable(ebsdphase.evaluate); "
+            "print(sorted(m for m in ('keras', 'jax', 'matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_folder_expansion_keeps_maps_only(tmp_path):
+    from ebsdphase.io.discover import expand_maps
+
+    for name in ("a.cpr", "a.crc", "notes.txt", "model.weights.h5", "x.ebsd.h5", "x.phases.h5", "b.ctf"):
+        (tmp_path / name).write_bytes(b"junk")
+    # .crc is the second file of a .cpr map; .txt/.h5 need content a format recognises;
+    # a corrupt file with a map-specific extension is kept so that reading reports it
+    assert [p.name for p in expand_maps([tmp_path])] == ["a.cpr", "b.ctf", "x.ebsd.h5"]
+    # a file named explicitly is always kept
+    assert [p.name for p in expand_maps([tmp_path / "notes.txt"])] == ["notes.txt"]
+
+
+def test_bad_tile_options_are_clear_errors(bundle):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.prediction.engine import predict
+
+    ebsd, _ = blob_map(3, shape=(40, 40))
+    with pytest.raises(EbsdphaseError, match="overlap"):
+        predict(ebsd, bundle, tile=16, overlap=16)
+    with pytest.raises(EbsdphaseError, match="smaller than"):
+        predict(ebsd, bundle, tile=1)
+
+
+def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bundle, tmp_path):
+    """The card says what the model saw; a map at another step still gets its phase map,
+    plus one warning line naming it and the reason, the same in fractions.csv and .phases.h5."""
+    import json
+    import shutil
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.prediction.result import read_prediction
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle.folder, model)
+    card = json.loads((model / "tiny.json").read_text())
+    card["training_ranges"] = {"step_um": [0.05, 0.5], "indexed_fraction": [0.7, 1.0]}
+    (model / "tiny.json").write_text(json.dumps(card))
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    inside, _ = blob_map(31)
+    coarse, _ = blob_map(32)
+    coarse.step = (1.5, 1.5)
+    write_map(inside, maps / "inside.ebsd.h5")
+    write_map(coarse, maps / "coarse.ebsd.h5")
+    r = CliRunner().invoke(app, ["predict", str(maps), "-m", str(model), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if "outside what tiny saw" in ln]
+    assert len(lines) == 1 and "coarse.ebsd.h5" in lines[0] and "step 1.5 um" in lines[0]
+    with open(tmp_path / "out" / "fractions.csv") as f:
+        rows = {row["map"]: row for row in csv.DictReader(f)}
+    assert rows["inside"]["outside_training"] == ""
+    assert "step 1.5 um (trained on 0.05-0.5 um)" in rows["coarse"]["outside_training"]
+    assert read_prediction(tmp_path / "out" / "coarse.phases.h5").outside_training == [
+        "step 1.5 um (trained on 0.05-0.5 um)"]

@@ -1,0 +1,239 @@
+"""Training: learning on a tiny synthetic dataset, exact resume, fine-tuning, CLI, plugin.
+
+The dataset follows the dataset contract (CONTRACTS.md): each crop's class is whether a
+blurred noise field is above 0; channel 0 is that field plus a little noise, channel 1 is
+pure noise (a distractor), 5 % of the pixels are unlabelled (255). Networks are tiny
+(depth-3 U-Net, 8 filters) and crops 32 x 32 so the whole file runs in about a minute.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import ndimage
+from typer.testing import CliRunner
+
+import ebsdphase.models  # noqa: F401 - sets the keras backend before keras is imported
+from ebsdphase.cli.main import app
+from ebsdphase.core.errors import EbsdphaseError
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"depth": 3, "filters": 8}
+EPOCHS = 20
+RECIPE = {"names": ["bs", "kam"], "kam_order": 1, "kam_threshold": 3.0, "grain_angle": 3.0,
+          "normalisation": "zscore-per-map", "unindexed_value": 0.0}
+CLASSES = {"classes": ["ferrite", "martensite"], "colours": [[255, 0, 0], [0, 0, 255]], "unlabelled": 255}
+
+
+def make_dataset(path: Path, n_train: int = 24, n_val: int = 8, crop: int = 32, seed: int = 0) -> Path:
+    """A dataset file written directly with h5py, following the contract."""
+    rng = np.random.default_rng(seed)
+    prov_dtype = np.dtype([("map", h5py.string_dtype()), ("augmentation", h5py.string_dtype()),
+                           ("row", np.int32), ("col", np.int32)])
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(RECIPE),
+                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=crop,
+                       split_by="crop", seed=seed)
+        for split, n in (("train", n_train), ("val", n_val)):
+            field = ndimage.gaussian_filter(rng.standard_normal((n, crop, crop)), sigma=(0, 2, 2))
+            field /= field.std()
+            labels = (field > 0).astype(np.uint8)
+            labels[rng.random(labels.shape) < 0.05] = 255
+            inputs = np.stack([field + 0.1 * rng.standard_normal(field.shape),
+                               rng.standard_normal(field.shape)], axis=-1).astype(np.float32)
+            g = f.create_group(split)
+            g.create_dataset("inputs", data=inputs, chunks=(1, crop, crop, 2), compression="gzip")
+            g.create_dataset("labels", data=labels, chunks=(1, crop, crop), compression="gzip")
+            prov = np.zeros(n, prov_dtype)
+            prov["map"], prov["augmentation"] = "synthetic", "none"
+            g.create_dataset("provenance", data=prov)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("data") / "tiny.h5")
+
+
+@pytest.fixture(scope="module")
+def reference_run(dataset, tmp_path_factory):
+    """An uninterrupted run of EPOCHS epochs (shared by several tests)."""
+    from ebsdphase.training.loop import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "reference"
+    result = train(dataset, run_dir, params=TINY, epochs=EPOCHS, seed=3, patience=0)
+    return result
+
+
+def _checkpoint(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "checkpoint" / "state.npz") as z:
+        return {k: z[k] for k in z.files if k != "meta"}
+
+
+def test_tiny_run_learns(reference_run):
+    r = reference_run
+    assert r.epochs_run == EPOCHS and not r.stopped_early
+    losses = [row["loss"] for row in r.history]
+    assert losses[-1] < 0.6 * losses[0], losses
+    best = max(row["val_accuracy"] for row in r.history)
+    assert best > 0.90, [row["val_accuracy"] for row in r.history]
+
+    # outputs of the run
+    with open(r.run_dir / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(x["epoch"]) for x in rows] == list(range(1, EPOCHS + 1))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(rows[0])
+    assert (r.run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the kept model is the best-validation epoch, and its card says so
+    from ebsdphase.models.bundle import load_bundle
+
+    bundle = load_bundle(r.run_dir)
+    assert bundle.card["provenance"]["epoch"] == r.best_epoch
+    best_row = min(r.history, key=lambda row: row["val_loss"])
+    assert r.best_epoch == best_row["epoch"]
+    assert bundle.metrics["val_loss"] == pytest.approx(best_row["val_loss"])
+    assert bundle.card["recipe"]["names"] == ["bs", "kam"]
+    assert bundle.params["depth"] == 3 and bundle.multiple == 2
+
+
+def test_unlabelled_pixels_carry_no_loss(dataset):
+    """Flipping the class of pixels marked 255 changes nothing: their weight is zero."""
+    from ebsdphase.dataset.io import open_dataset
+    from ebsdphase.training.loop import _make_batches
+
+    ds = open_dataset(dataset)
+    x, y = ds.split("train")
+    batches = _make_batches(x, y, 2, 8, seed=0, shuffle=True)
+    bx, onehot, weights = batches[0]
+    labels = np.concatenate([y[i:i + 1] for i in np.sort(batches._order()[:8])])
+    assert bx.shape == (8, 32, 32, 2) and onehot.shape == (8, 32, 32, 2)
+    np.testing.assert_array_equal(weights == 0, labels == 255)
+    np.testing.assert_array_equal(onehot[..., 1][labels != 255], labels[labels != 255])
+    ds.close()
+
+
+def test_resume_gives_the_same_weights(dataset, reference_run, tmp_path):
+    import keras
+
+    from ebsdphase.training.loop import train
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == 3:
+                raise KeyboardInterrupt
+
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, run_dir, params=TINY, epochs=EPOCHS, seed=3, patience=0, callbacks=[Interrupt()])
+    assert json.loads(str(np.load(run_dir / "checkpoint" / "state.npz")["meta"]))["epochs_done"] == 3
+
+    resumed = train(dataset, run_dir, resume=True)
+    assert resumed.epochs_run == EPOCHS
+    ref, got = _checkpoint(reference_run.run_dir), _checkpoint(run_dir)
+    assert ref.keys() == got.keys()
+    for key in ref:  # weights, optimizer accumulators and dropout seed states
+        np.testing.assert_allclose(got[key], ref[key], rtol=0, atol=1e-7, err_msg=key)
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in reference_run.history],
+                                                                   rel=1e-6)
+    assert resumed.best_epoch == reference_run.best_epoch
+
+
+def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_run, tmp_path):
+    """`train --init` starts from the trained weights: with a learning rate of 0 the first
+    validation loss is exactly the reference's best; nothing improves after it, so
+    `--patience 1` stops the run after the second epoch."""
+    out = tmp_path / "finetuned"
+    result = CliRunner().invoke(app, ["train", str(dataset), "-o", str(out), "--init", str(reference_run.run_dir),
+                                      "--epochs", "6", "--lr", "0", "--patience", "1", "--seed", "5", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "stopped" in result.output
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    assert float(rows[0]["val_loss"]) == pytest.approx(reference_run.best_value, rel=1e-5)
+    assert float(rows[0]["val_accuracy"]) > 0.85
+    card = json.loads((out / "finetuned.json").read_text())
+    assert card["params"]["depth"] == 3 and card["provenance"]["init"].endswith("reference.json")
+
+
+def test_cli_errors_are_one_line(dataset, reference_run, tmp_path):
+    runner = CliRunner()
+    # a folder that already holds a run, without --resume
+    res = runner.invoke(app, ["train", str(dataset), "-o", str(reference_run.run_dir), "-q"])
+    assert res.exit_code == 2 and "--resume" in res.output
+    # resume where there is no run
+    res = runner.invoke(app, ["train", str(dataset), "-o", str(tmp_path / "none"), "--resume", "-q"])
+    assert res.exit_code == 2 and "no run to resume" in res.output
+    # a bad parameter and an unknown architecture
+    res = runner.invoke(app, ["train", str(dataset), "-o", str(tmp_path / "a"), "--param", "depth=4", "-q"])
+    assert res.exit_code == 2 and "odd" in res.output
+    res = runner.invoke(app, ["train", str(dataset), "-o", str(tmp_path / "b"), "--arch", "nope", "-q"])
+    assert res.exit_code == 2 and "unknown architecture 'nope'" in res.output and "unet" in res.output
+    # a file that is not a dataset
+    bogus = tmp_path / "bogus.h5"
+    with h5py.File(bogus, "w") as f:
+        f.attrs["format"] = "something-else"
+    res = runner.invoke(app, ["train", str(bogus), "-o", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 2 and "not an ebsdphase dataset" in res.output
+
+
+def test_crops_must_fit_the_pooling(dataset, tmp_path):
+    from ebsdphase.training.loop import train
+
+    with pytest.raises(EbsdphaseError, match="multiples of 64"):
+        train(dataset, tmp_path / "deep", params={"depth": 13, "filters": 2}, epochs=1)
+
+
+def _pip_install_plugin() -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+           "-e", str(ROOT / "examples" / "plugin")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    if proc.returncode:
+        pytest.skip(f"cannot pip-install the example plugin here: {proc.stderr.strip().splitlines()[-1:]}")
+
+
+def test_example_plugin_trains_through_the_cli(dataset, tmp_path):
+    """examples/plugin installs, lists, trains one epoch via the CLI and its bundle predicts
+    (under torch when installed, so training is exercised on a second backend too)."""
+    import importlib.util
+
+    _pip_install_plugin()
+    env = dict(os.environ)
+    backend = "torch" if importlib.util.find_spec("torch") else "jax"
+    env["KERAS_BACKEND"] = backend
+    cli = [sys.executable, "-m", "ebsdphase.cli.main"]
+
+    listed = subprocess.run(cli + ["models", "list", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    archs = {a["name"]: a for a in json.loads(listed.stdout)["architectures"]}
+    assert archs["tinyfcn"]["package"] == "ebsdphase-tinyfcn" and "unet" in archs
+
+    out = tmp_path / "fcn"
+    run = subprocess.run(cli + ["train", str(dataset), "-o", str(out), "--arch", "tinyfcn", "--param", "filters=4",
+                                "--epochs", "1", "-q"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    card = json.loads((out / "fcn.json").read_text())
+    assert card["architecture"] == "tinyfcn" and card["params"] == {"filters": 4, "layers": 3}
+    assert card["provenance"]["keras_backend"] == backend
+
+    check = ("import numpy as np; from ebsdphase.models.bundle import load_bundle; "
+             f"b = load_bundle({str(out)!r}); p = b.predict_array(np.zeros((13, 17, 2), 'float32')); "
+             "assert p.shape == (13, 17, 2) and np.allclose(p.sum(-1), 1, atol=1e-5); print('ok')")
+    pred = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
+    assert pred.returncode == 0 and "ok" in pred.stdout, pred.stderr
+
+    example = ROOT / "ebsdphase" / "data" / "example_t2.ebsd.h5"
+    if example.exists():  # and through `ebsdphase predict` on a real map file (bs + kam channels)
+        pred = subprocess.run(cli + ["predict", str(example), "--model", str(out), "-o", str(tmp_path / "pred")],
+                              capture_output=True, text=True, env=env, timeout=180)
+        assert pred.returncode == 0, pred.stderr
+        assert (tmp_path / "pred" / "example_t2.phases.png").exists()
