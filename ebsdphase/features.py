@@ -227,11 +227,7 @@ class ChannelRecipe:
     @classmethod
     def parse(cls, text: str, **params: Any) -> "ChannelRecipe":
         """'bs,kam' or 'bs+kam' (spaces ignored) -> recipe with default parameters."""
-        parts = [p.strip() for p in text.replace("+", ",").split(",")]
-        names = tuple(p for p in parts if p)
-        if not names:
-            raise EbsdphaseError(f"no channel names in {text!r} (e.g. 'bs,kam' or 'quat')")
-        return cls(names, **params)
+        return cls(parse_names(text), **params)
 
     # -- building inputs ------------------------------------------------------------------
     def missing(self, ebsd: "EBSDMap") -> list[str]:
@@ -274,14 +270,18 @@ class ChannelRecipe:
             if _is_relative(name) and valid.any():
                 out = (raw / _quality_scale(raw[valid])).astype(np.float32)
         elif self.normalisation == "zscore-per-map" and valid.any():
-            v = raw[valid].astype(np.float64)
-            mean = v.mean()
-            std = v.std()
-            # a constant channel carries no contrast; shifting it to 0 is all we can do
-            scale = std if std > 1e-12 else 1.0
-            out = ((raw - mean) / scale).astype(np.float32)
+            out = zscore(raw, valid)
         out[~valid] = self.unindexed_value
         return out
+
+
+def zscore(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``raw`` shifted and scaled by the mean and standard deviation of its ``valid``
+    pixels, float32 (the paper's per-map standardisation; ``valid`` must not be empty).
+    A constant channel carries no contrast: it is only shifted."""
+    v = raw[valid].astype(np.float64)
+    std = v.std()
+    return ((raw - v.mean()) / (std if std > 1e-12 else 1.0)).astype(np.float32)
 
 
 def _is_relative(label: str) -> bool:
@@ -323,3 +323,55 @@ def _canonical(name: str) -> str:
     if not n:
         raise EbsdphaseError("empty channel name in the recipe")
     return ALIASES.get(n, n)
+
+
+def parse_names(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """'bs,kam' / 'bs+kam' / ['bs', 'kam'] -> ('bs', 'kam'): canonical channel names
+    (lower case, aliases resolved), the one parser of every channel list."""
+    parts = text.replace("+", ",").split(",") if isinstance(text, str) else list(text)
+    names = tuple(_canonical(p) for p in parts if str(p).strip())
+    if not names:
+        raise EbsdphaseError(f"no channel names in {text!r} (e.g. 'bs', 'bs,kam' or 'quat')")
+    return names
+
+
+# -- channels as the labelling stage sees them ------------------------------------------
+# Labelling (thresholds, the pixel forest, the baselines) looks at a map the way an expert
+# looks at a BS image: non-indexed pixels keep their values, since their low pattern
+# quality is itself a hint of martensite. These functions are that view of the channels.
+
+#: channels where a *higher* value means more dislocations / worse patterns, i.e.
+#: martensite (KAM; MAD and TSL "fit" are angular misfits of the indexing). Every other
+#: channel is a pattern-quality index (BS, BC, IQ, CI, ...) where higher means ferrite.
+HIGH_IS_DEFECTIVE = frozenset({"kam", "mad", "fit"})
+
+
+def channel_values(ebsd: "EBSDMap", name: str, kam_order: int = 1,
+                   kam_threshold: float = 3.0) -> np.ndarray:
+    """The raw (rows, cols) float32 values of scalar channel ``name``: a channel of the
+    map, or a one-component derived channel (``kam``, ``quality``, ``step``)."""
+    key = _canonical(name)
+    recipe = ChannelRecipe((key,), kam_order=kam_order, kam_threshold=kam_threshold)
+    derived = DERIVED_CHANNELS.get(key)
+    if derived is not None and len(derived.labels) > 1:
+        raise EbsdphaseError(f"channel {key!r} has {len(derived.labels)} components; "
+                             "a scalar channel is needed here (e.g. bs, iq, kam)")
+    if recipe.missing(ebsd):
+        have = ", ".join(sorted(ebsd.channels)) or "none"
+        raise EbsdphaseError(f"{ebsd.source or 'map'}: no channel {key!r} "
+                             f"(channels in this map: {have}; derived: kam, quality, step)")
+    raw = derived.compute(ebsd, recipe) if derived is not None else ebsd.channels[key]
+    return np.asarray(raw, np.float32)
+
+
+def standardised(ebsd: "EBSDMap", name: str) -> np.ndarray:
+    """Channel ``name`` z-scored with the mean and std of the indexed pixels (all finite
+    pixels when none is indexed), non-indexed pixels kept; non-finite values become 0.
+    Lets one pixel forest serve maps recorded with different detector gains."""
+    raw = channel_values(ebsd, name)
+    valid = ebsd.indexed & np.isfinite(raw)
+    if not valid.any():
+        valid = np.isfinite(raw)
+    out = zscore(raw, valid) if valid.any() else np.zeros(raw.shape, np.float32)
+    out[~np.isfinite(out)] = 0.0
+    return out

@@ -44,13 +44,11 @@ def save_phase_map(path: str | os.PathLike, classes: np.ndarray, class_set: Clas
     return save_rgb(path, class_set.colourize(np.asarray(classes, np.uint8), unlabelled=background))
 
 
-def save_accuracy_map(path: str | os.PathLike, pred: np.ndarray, labels: np.ndarray,
-                      class_set: ClassSet) -> Path:
-    """Accuracy map PNG (paper Fig. 6): white correct, grey unlabelled, one colour per kind
-    of error as documented in :func:`ebsdphase.evaluation.metrics.error_colours`."""
-    from ebsdphase.evaluation.metrics import accuracy_map
-
-    return save_rgb(path, accuracy_map(pred, labels, class_set))
+def save_accuracy_map(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Accuracy map PNG (paper Fig. 6) of the (rows, cols, 3) image made by
+    :func:`ebsdphase.evaluation.metrics.accuracy_map`: white correct, grey unlabelled, one
+    colour per kind of error."""
+    return save_rgb(path, rgb)
 
 
 def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str, float | None]],
@@ -92,14 +90,12 @@ def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str,
     return _savefig(fig, path)
 
 
-def confusion_figure(path: str | os.PathLike, cm: np.ndarray, class_set: ClassSet,
-                     title: str = "Confusion matrix") -> Path:
+def confusion_figure(path: str | os.PathLike, m, title: str = "Confusion matrix") -> Path:  # noqa: ANN001
     """Confusion matrix (rows true, columns predicted) with counts, row percentages,
-    recall per row, precision per column and the CA, as in the paper's Table 3."""
-    from ebsdphase.evaluation.metrics import Metrics
-
+    recall per row, precision per column and the CA, as in the paper's Table 3.
+    ``m``: an :class:`ebsdphase.evaluation.metrics.Metrics`."""
     plt = _pyplot()
-    m = Metrics(classes=class_set, confusion_matrix=cm)
+    class_set = m.classes
     cm = m.confusion_matrix
     k = len(class_set)
     rows = cm.sum(axis=1, keepdims=True)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar
 
 
 @handle_errors
@@ -28,7 +28,7 @@ def command(
     from ebsdphase.evaluation.compare import compare_maps
 
     result = compare_maps(maps, methods, labels=labels, out_dir=output, group_by=group_by, seed=seed,
-                          progress=True)
+                          progress=progress_bar)
     print_comparison(result)
     finish_report(result.skipped, f"report: {result.report_dir / 'metrics.json'}, "
                                   f"chart: {result.report_dir / 'accuracy.png'}")

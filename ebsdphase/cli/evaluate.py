@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar
 
 
 @handle_errors
@@ -32,7 +32,7 @@ def command(
         from ebsdphase.evaluation.run import evaluate_maps
 
         result, _ = evaluate_maps(inputs, model, output, labels=labels, group_by=group_by, tile=tile,
-                                  overlap=overlap, force=force, progress=True)
+                                  overlap=overlap, force=force, progress=progress_bar)
     else:
         from ebsdphase.evaluation.run import evaluate_predictions
 

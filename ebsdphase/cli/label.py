@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_BAD_INPUT, EXIT_PARTIAL, console, err_console, error, handle_errors
+from ebsdphase.cli._common import console, err_console, finish_report, handle_errors
 
 
 class Prelabel(str, Enum):
@@ -82,10 +82,8 @@ def command(
         )
     if result.done:
         _print(result, class_set)
-    for stem, why in result.failed.items():
-        error(why)
-    if result.failed:
-        raise typer.Exit(EXIT_PARTIAL if result.done else EXIT_BAD_INPUT)
+    finish_report(result.failed, f"{len(result.done)} labelled, {len(result.failed)} failed",
+                  nothing_done=not result.done)
 
 
 def _print(result, classes) -> None:

@@ -8,13 +8,19 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import EXIT_PARTIAL, console, error, handle_errors, percent, warn
+from ebsdphase.cli._common import (EXIT_BAD_INPUT, console, error, finish_report, handle_errors, percent,
+                                   progress_bar, warn)
 
 
 @handle_errors
 def command(
-    inputs: list[str] = typer.Argument(..., help="Map files, folders or glob patterns (any readable format)."),
-    model: str = typer.Option(..., "--model", "-m", help="Model bundle folder, card (.json) or pretrained name."),
+    inputs: Optional[list[str]] = typer.Argument(None, help="Map files, folders or glob patterns (any "
+                                                 "readable format)."),
+    example: bool = typer.Option(False, "--example", help="Predict the example map that ships with the "
+                                 "package (a synthetic dual-phase map)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model bundle folder, card (.json) or "
+                                        "pretrained name; default: the best pretrained model the maps' "
+                                        "channels allow (see `ebsdphase models list`)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Predict in N x N tiles (for maps too big for "
                                        "memory); default: the whole map at once."),
@@ -26,16 +32,20 @@ def command(
 ) -> None:
     """Predict the phase of every pixel: <stem>.phases.png, <stem>.phases.h5 (classes,
     probabilities, entropy), optional .ctf, and fractions.csv for all maps."""
+    from ebsdphase.core.inputs import example_map
     from ebsdphase.prediction.folder import predict_paths
 
-    run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=True)
+    inputs = list(inputs or []) + ([str(example_map())] if example else [])
+    if not inputs:
+        error("no maps given: name map files, folders or globs, or --example")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar)
+    if model is None:
+        console.print(f"model: {run.model} (the best pretrained model for these maps' channels)")
     print_run(run)
     for why in run.outside.values():
         warn(why)
-    for stem, why in run.failed.items():
-        error(why)
-    if run.failed:
-        raise typer.Exit(EXIT_PARTIAL)
+    finish_report(run.failed, _counts(run))
 
 
 def print_run(run) -> None:
@@ -56,6 +66,8 @@ def print_run(run) -> None:
                       *[percent(idx.get(n), 1) for n in names], status)
     if names is not None:
         console.print(table)
-    n_new, n_old, n_bad = len(run.outputs), len(run.up_to_date), len(run.failed)
-    console.print(f"{n_new} predicted, {n_old} up to date, {n_bad} failed -> {run.out_dir}"
-                  + (f" (fractions: {run.fractions_file.name})" if run.fractions_file else ""))
+
+
+def _counts(run) -> str:
+    return (f"{len(run.outputs)} predicted, {len(run.up_to_date)} up to date, {len(run.failed)} failed "
+            f"-> {run.out_dir}" + (f" (fractions: {run.fractions_file.name})" if run.fractions_file else ""))

@@ -10,18 +10,19 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, err_console, handle_errors
+from ebsdphase.cli._common import OUT_ALIAS, console, err_console, finish_report, handle_errors, output_option, pick_output
 
 
 @handle_errors
 def command(
-    maps: list[Path] = typer.Argument(..., help="EBSD map files (any readable format)."),
+    maps: list[str] = typer.Argument(..., help="Map files, folders or glob patterns (any readable format)."),
     labels: Optional[Path] = typer.Option(None, "--labels", "-l",
                                 help="Folder with <stem>.labels.png files (default: beside each map)."),
     channels: str = typer.Option("bs,kam", "--channels", "-c",
                                  help="Input channels, e.g. 'bs,kam', 'quat', 'quat,bs' (scalar channels "
                                       "of the map, 'kam', 'quat')."),
-    out: Path = typer.Option(..., "--out", "-o", help="Dataset file to write (.h5)."),
+    output: Optional[Path] = output_option("Dataset file to write (.h5)."),
+    out_alias: Optional[Path] = OUT_ALIAS,
     augment: bool = typer.Option(True, "--augment/--no-augment",
                                  help="Add the 11 rotated/coarser copies of each map (paper, section 3.3)."),
     crop: int = typer.Option(224, "--crop", help="Crop size in pixels (a multiple of 2^pooling steps)."),
@@ -46,6 +47,7 @@ def command(
     from ebsdphase.dataset.prepare import prepare
     from ebsdphase.features import ChannelRecipe
 
+    out = pick_output(output, out_alias)
     recipe = ChannelRecipe.parse(channels, kam_order=kam_order, kam_threshold=kam_threshold,
                                  grain_angle=grain_angle, normalisation=normalisation)
     # record the real command line when we are the running program (not under a test runner)
@@ -62,6 +64,8 @@ def command(
                           split_by=split_by, progress=_progress,
                           command=shlex.join(argv) if argv else None)
     _print(summary)
+    finish_report(summary["failed"], f"{len(summary['maps'])} maps in {summary['out']}, "
+                                     f"{len(summary['failed'])} left out")
 
 
 def _print(s: dict) -> None:

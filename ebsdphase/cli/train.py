@@ -8,13 +8,14 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, error, handle_errors, warn
+from ebsdphase.cli._common import OUT_ALIAS, console, error, handle_errors, output_option, pick_output, warn
 
 
 @handle_errors
 def command(
     dataset: Path = typer.Argument(..., help="A dataset file made by `ebsdphase prepare`."),
-    out: Path = typer.Option(..., "-o", "--out", help="Run folder: model bundle, history.csv, curves.png, checkpoint/."),
+    output: Optional[Path] = output_option("Run folder: model bundle, history.csv, curves.png, checkpoint/."),
+    out_alias: Optional[Path] = OUT_ALIAS,
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture (see `ebsdphase models list`); default unet."),
     param: List[str] = typer.Option([], "--param", "-p", help="Architecture parameter NAME=VALUE, repeatable (e.g. depth=5)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30; with --resume: the new total)."),
@@ -37,6 +38,7 @@ def command(
     from ebsdphase.models.registry import parse_params
     from ebsdphase.training.loop import train
 
+    out = pick_output(output, out_alias)
     params = parse_params(param)
     if resume and (arch or params or init):
         warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param and --init are ignored")

@@ -48,7 +48,7 @@ class EBSDMap:
     ----------
     quaternions : (rows, cols, 4) float32
         Unit quaternions (w, x, y, z), sample -> crystal (Bunge convention, see
-        :mod:`ebsdphase.crystal.euler`). Non-indexed pixels hold (0, 0, 0, 0).
+        :mod:`ebsdphase.core.euler`). Non-indexed pixels hold (0, 0, 0, 0).
     phase_id : (rows, cols) int16
         Key into ``phases``; 0 means not indexed.
     phases : dict[int, Phase]
@@ -164,7 +164,7 @@ class EBSDMap:
         **kwargs: Any,
     ) -> "EBSDMap":
         """Build a map from Bunge Euler angles in radians (rows, cols, 3)."""
-        from ebsdphase.crystal.euler import euler_to_quat
+        from ebsdphase.core.euler import euler_to_quat
 
         q = euler_to_quat(euler).astype(np.float32)
         phase_id = np.asarray(phase_id, dtype=np.int16)
@@ -174,6 +174,6 @@ class EBSDMap:
 
     def euler(self) -> np.ndarray:
         """Bunge Euler angles in radians (rows, cols, 3); zeros on non-indexed pixels."""
-        from ebsdphase.crystal.euler import quat_to_euler
+        from ebsdphase.core.euler import quat_to_euler
 
         return quat_to_euler(self.quaternions)

@@ -46,3 +46,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
         else:
             raise EbsdphaseError(f"{p}: no such file or folder")
     return out
+
+
+def example_map() -> Path:
+    """The example map that ships with the package (a synthetic dual-phase map, 192 x 256)."""
+    return Path(__file__).resolve().parents[1] / "data" / "example_t2.ebsd.h5"

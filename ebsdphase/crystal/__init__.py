@@ -4,7 +4,7 @@ Submodules are imported lazily by the functions that need them so that importing
 ``ebsdphase`` (and ``ebsdphase info``) stays fast.
 """
 
-from ebsdphase.crystal.euler import euler_to_quat, quat_to_euler
+from ebsdphase.core.euler import euler_to_quat, quat_to_euler
 
 # Public name -> private module holding it. The modules import numba, so they are loaded
 # on first attribute access (PEP 562), not by `import ebsdphase`. The modules are private

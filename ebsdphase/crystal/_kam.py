@@ -9,8 +9,6 @@ from numba import njit, prange
 
 from ebsdphase.crystal._disorientation import angle_to_pixel, phase_tables
 
-_INVALID = np.float32(-1.0)
-
 
 def kernel_offsets(order: int = 1, ring_only: bool = True) -> np.ndarray:
     """(k, 2) int64 (drow, dcol) offsets of the KAM kernel, centre excluded.

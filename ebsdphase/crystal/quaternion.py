@@ -1,7 +1,7 @@
 """Quaternion algebra and the proper-rotation groups of the Laue classes (numpy only).
 
 Quaternions are (w, x, y, z), scalar first, Hamilton product, float64 results. Map
-orientations are sample -> crystal rotations (see :mod:`ebsdphase.crystal.euler`), so a
+orientations are sample -> crystal rotations (see :mod:`ebsdphase.core.euler`), so a
 crystal symmetry operator S acts on the left: S q is the same orientation as q, and the
 misorientation between pixel orientations g1, g2 is g2 g1^-1 (crystal frame).
 
@@ -85,12 +85,6 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
         np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
         np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
     ], -2)
-
-
-def qangle(q: np.ndarray) -> np.ndarray:
-    """Rotation angle in radians of quaternions (..., 4) (sign of q ignored, norm divided out)."""
-    q = np.asarray(q, dtype=np.float64)
-    return 2.0 * np.arctan2(np.linalg.norm(q[..., 1:], axis=-1), np.abs(q[..., 0]))
 
 
 def _axis_angle(axis: tuple[float, float, float], angle: float) -> np.ndarray:

@@ -5,7 +5,7 @@ of the parent's cubic group to one KS correspondence gives the 24 KS variants; g
 the {111}γ plane they keep parallel to {011}α they form 4 packets of 6 variants (Morito et
 al., Acta Mater. 51 (2003) 1789; Kitahara et al., Acta Mater. 54 (2006) 1279).
 
-Convention as in :mod:`ebsdphase.crystal.euler`: an orientation q is the sample -> crystal
+Convention as in :mod:`ebsdphase.core.euler`: an orientation q is the sample -> crystal
 rotation (v_c = q v_s q*). For a parent austenite orientation q_γ the daughter orientations
 are ``k_i * q_γ`` where ``k_i`` (returned by :func:`ks_variants`) takes austenite crystal
 coordinates to the variant's bcc crystal coordinates.

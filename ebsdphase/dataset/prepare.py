@@ -40,7 +40,7 @@ Progress = Callable[[int, int, str], None]
 class _Plan:
     maps: list[Path] = field(default_factory=list)
     label_files: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # map -> why it was left out
     classes: ClassSet | None = None
     # one entry per kept crop, in stream order (map, augmentation, row, col)
     map_index: list[int] = field(default_factory=list)
@@ -68,8 +68,9 @@ def prepare(
 ) -> dict[str, Any]:
     """Build the dataset file ``out`` and return a summary (crops and class pixels per split).
 
-    ``labels_dir`` is where ``<stem>.labels.png`` files are looked for (None: beside each
-    map); maps without labels are skipped with a warning. ``recipe`` is a
+    ``map_paths``: files, folders or glob patterns. ``labels_dir`` is where
+    ``<stem>.labels.png`` files are looked for (None: beside each map); maps without labels
+    are left out and listed in the summary's ``failed`` (map -> reason). ``recipe`` is a
     :class:`ChannelRecipe` or its text form ("bs,kam"). See the module docstrings of
     :mod:`~ebsdphase.dataset.augment`, :mod:`~ebsdphase.dataset.crops` and
     :mod:`~ebsdphase.dataset.split` for the augmentation, border and split policies.
@@ -79,20 +80,20 @@ def prepare(
         recipe = ChannelRecipe.parse(recipe)
     crop = int(crop)
     if crop < 2:
-        raise EbsdphaseError(f"--crop must be at least 2 pixels, got {crop}")
+        raise EbsdphaseError(f"crop={crop}: must be at least 2 pixels")
     if not 0.0 <= max_unlabelled <= 1.0:
         raise EbsdphaseError(f"max_unlabelled must be in [0, 1], got {max_unlabelled}")
     splitting.check(val, split_by)
     crop_grid((crop, crop), crop, border)  # validates the border policy early
     if not map_paths:
-        raise EbsdphaseError("no map given")
+        raise EbsdphaseError("no map given (map_paths is empty)")
     augs = augmentations(augment)
 
     plan = _plan(map_paths, labels_dir, augs, crop, border, max_unlabelled)
     n_crops = len(plan.map_index)
     if n_crops == 0:
         raise EbsdphaseError(f"no {crop} x {crop} crop with at most {max_unlabelled:.0%} unlabelled "
-                             f"pixels fits in the labelled maps; use a smaller --crop")
+                             f"pixels fits in the labelled maps; use a smaller crop=N")
     map_index = np.asarray(plan.map_index)
     is_val = splitting.assign(map_index, len(plan.maps), val, seed, split_by)
     split_of = np.where(is_val, 1, 0)
@@ -161,15 +162,12 @@ def prepare(
 
 def _plan(map_paths, labels_dir, augs, crop, border, max_unlabelled) -> _Plan:
     plan = _Plan()
-    for path in map_paths:
-        path = Path(path)
-        if not path.exists():
-            raise EbsdphaseError(f"{path}: no such map file")
+    from ebsdphase.io.discover import expand_maps
+
+    for path in expand_maps(map_paths):
         label_file = labels_path(path, labels_dir)
         if not label_file.exists():
-            msg = f"{path}: no labels ({label_file} not found); map skipped"
-            warnings.warn(msg, EbsdphaseWarning, stacklevel=3)
-            plan.skipped.append(msg)
+            plan.failed[str(path)] = f"{path}: no labels ({label_file} not found); map left out"
             continue
         classes = read_classes(label_file)
         if plan.classes is None:
@@ -212,7 +210,7 @@ def _summary(plan, classes, counts, split_of, map_index, augs, out, crop, split_
         splits[name] = {"crops": int(sel.sum()),
                         "maps": sorted({str(plan.maps[m]) for m in np.unique(map_index[sel])}),
                         "pixels": pixels}
-    return {"out": str(out), "maps": [str(p) for p in plan.maps], "skipped": list(plan.skipped),
+    return {"out": str(out), "maps": [str(p) for p in plan.maps], "failed": dict(plan.failed),
             "classes": list(classes.names), "augmentations": [a.name for a in augs], "crop": crop,
             "split_by": split_by, "splits": splits}
 

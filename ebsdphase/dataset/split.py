@@ -27,9 +27,9 @@ def _n_val(n: int, val: float) -> int:
 
 def check(val: float, split_by: str) -> None:
     if not 0.0 <= val < 1.0:
-        raise EbsdphaseError(f"--val must be in [0, 1), got {val}")
+        raise EbsdphaseError(f"val={val}: must be in [0, 1)")
     if split_by not in SPLIT_BY:
-        raise EbsdphaseError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {split_by!r}")
+        raise EbsdphaseError(f"split_by={split_by!r}: must be one of {', '.join(SPLIT_BY)}")
 
 
 def split_maps(n_maps: int, val: float, seed: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def split_maps(n_maps: int, val: float, seed: int) -> np.ndarray:
         return is_val
     if n_maps < 2:
         raise EbsdphaseError("a map split needs at least 2 labelled maps; add maps, use "
-                             "--split-by crop, or --val 0")
+                             "split_by=crop, or val=0")
     n = min(max(_n_val(n_maps, val), 1), n_maps - 1)
     is_val[np.random.default_rng(seed).permutation(n_maps)[:n]] = True
     return is_val

@@ -35,8 +35,9 @@ import numpy as np
 
 from ebsdphase.core.atomic import write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.report import ProgressFactory, no_progress
 from ebsdphase.core.classes import ClassSet, labels_path, map_stem, read_classes, read_labels
-from ebsdphase.evaluation.metrics import Metrics, aggregate, evaluate, group_metrics
+from ebsdphase.evaluation.metrics import Metrics, accuracy_map, aggregate, evaluate, group_metrics
 
 BASELINES = ("grain-threshold", "forest")
 MODEL_PREFIXES = ("unet", "model")
@@ -63,7 +64,7 @@ def parse_methods(text: str | Sequence[str]) -> list[Method]:
     items = [text] if isinstance(text, str) else list(text)
     specs = [s.strip() for item in items for s in item.split(",") if s.strip()]
     if not specs:
-        raise EbsdphaseError("--methods is empty (e.g. unet:MODEL,grain-threshold:bs,forest:bs)")
+        raise EbsdphaseError("methods= is empty: name at least one method (e.g. unet:MODEL,grain-threshold:bs,forest:bs)")
     methods: list[Method] = []
     for spec in specs:
         head, sep, rest = spec.partition(":")
@@ -144,7 +145,7 @@ def compare_maps(
     out_dir: str | os.PathLike | None = None,
     group_by: str | None = None,
     seed: int = 0,
-    progress: bool = False,
+    progress: ProgressFactory = no_progress,
 ) -> Comparison:
     """Run every method on every map and score it against ``<labels>/<stem>.labels.png``
     (default: labels beside each map). A map that cannot be read or has no labels is
@@ -163,10 +164,8 @@ def compare_maps(
     warmed: set[str] = set()
     images: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    from ebsdphase.prediction.folder import MapProgress
 
-    bar = MapProgress(progress, len(files) * len(methods))
-    with bar:
+    with progress(len(files) * len(methods), "comparing") as bar:
         for f in files:
             stem = map_stem(f)
             try:
@@ -246,11 +245,10 @@ def write_comparison(result: Comparison, out_dir: str | os.PathLike,
     files = [plots.accuracy_bars(out / "accuracy.png", result.accuracies(),
                                  title="Classification accuracy per map and method")]
     for m in result.per_map:
-        files.append(plots.confusion_figure(out / f"confusion_{_safe(m)}.png", result.overall(m).confusion_matrix,
-                                            result.classes, title=m))
+        files.append(plots.confusion_figure(out / f"confusion_{_safe(m)}.png", result.overall(m), title=m))
     for (stem, label), (pred, truth) in (images or {}).items():
-        files.append(plots.save_accuracy_map(out / f"{stem}.{_safe(label)}.accuracy.png", pred, truth,
-                                             result.classes))
+        files.append(plots.save_accuracy_map(out / f"{stem}.{_safe(label)}.accuracy.png",
+                                             accuracy_map(pred, truth, result.classes)))
     from ebsdphase.evaluation.run import accuracy_legend
 
     data = result.to_dict()

@@ -252,7 +252,7 @@ def group_metrics(per_map: dict[str, Metrics], pattern: str) -> dict[str, Metric
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise EbsdphaseError(f"--group-by {pattern!r} is not a valid regular expression ({exc})") from None
+        raise EbsdphaseError(f"group_by={pattern!r} is not a valid regular expression ({exc})") from None
     groups: dict[str, list[Metrics]] = {}
     for name, m in per_map.items():
         key = group_key(name, rx)

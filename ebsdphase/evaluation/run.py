@@ -21,8 +21,10 @@ import numpy as np
 
 from ebsdphase.core.atomic import write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.report import ProgressFactory, no_progress
 from ebsdphase.core.classes import ClassSet, labels_path, read_classes, read_labels, sidecar_path
-from ebsdphase.evaluation.metrics import Metrics, aggregate, error_colours, error_kind_names, evaluate, group_metrics
+from ebsdphase.evaluation.metrics import (Metrics, accuracy_map, aggregate, error_colours, error_kind_names, evaluate,
+                                          group_metrics)
 from ebsdphase.prediction.result import SUFFIX, prediction_stem, read_prediction
 
 
@@ -155,10 +157,10 @@ def write_report(result: Evaluation, out_dir: str | os.PathLike,
     result.report_dir = out
     files: list[Path] = []
     for stem, (pred, lab) in (images or {}).items():
-        files.append(plots.save_accuracy_map(out / f"{stem}.accuracy.png", pred, lab, result.classes))
+        files.append(plots.save_accuracy_map(out / f"{stem}.accuracy.png", accuracy_map(pred, lab, result.classes)))
     if images is not None:
         overall = result.overall
-        files.append(plots.confusion_figure(out / "confusion.png", overall.confusion_matrix, result.classes))
+        files.append(plots.confusion_figure(out / "confusion.png", overall))
         accs = {name: m.accuracy for name, m in result.per_map.items()}
         accs["all"] = overall.accuracy
         files.append(plots.accuracy_bars(out / "accuracy.png", {"prediction": accs}))
@@ -181,7 +183,7 @@ def evaluate_maps(
     tile: int | None = None,
     overlap: int = 0,
     force: bool = False,
-    progress: bool = False,
+    progress: ProgressFactory = no_progress,
 ):
     """Predict ``maps`` with ``model`` into ``out_dir/predictions`` then evaluate them
     against ``labels`` (default: the labels beside each map). Returns

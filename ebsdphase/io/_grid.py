@@ -164,13 +164,3 @@ def take(values: np.ndarray, index: np.ndarray, fill: float | int = 0) -> np.nda
     if missing.any():
         out[missing] = fill
     return out
-
-
-def hex_to_square(x: np.ndarray, y: np.ndarray, xstep: float, ystep: float,
-                  *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Resample per-point arrays from a hex grid onto the square grid.
-
-    Returns ``(index, [values[index] for each array])``; pixels without a point hold 0.
-    """
-    index = hex_to_square_index(x, y, xstep, ystep)
-    return index, [take(v, index) for v in values]

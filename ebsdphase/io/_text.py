@@ -12,7 +12,7 @@
   come in any order. Hexagonal scans are resampled by the rule of :mod:`ebsdphase.io._grid`.
 * :func:`euler_to_quaternions`: Bunge Euler angles -> float32 quaternions with the zero
   quaternion on non-indexed pixels, in one parallel numba pass (the same formula as
-  :func:`ebsdphase.crystal.euler.euler_to_quat`).
+  :func:`ebsdphase.core.euler.euler_to_quat`).
 """
 
 from __future__ import annotations
@@ -626,7 +626,7 @@ def euler_to_quaternions(e1: np.ndarray, e2: np.ndarray, e3: np.ndarray,
                          phase_id: np.ndarray, degrees: bool = False) -> np.ndarray:
     """Bunge Euler angle grids (rows, cols) -> (rows, cols, 4) float32, w >= 0.
 
-    The convention of :mod:`ebsdphase.crystal.euler` (sample -> crystal, Rowenhorst 2015);
+    The convention of :mod:`ebsdphase.core.euler` (sample -> crystal, Rowenhorst 2015);
     pixels with ``phase_id <= 0`` get the zero quaternion.
     """
     shape = phase_id.shape

@@ -50,11 +50,7 @@ def _load_builtins() -> None:
         return
     _loaded = True
     for mod in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a format module not written yet
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)  # every built-in format exists: a typo here must fail loudly
 
 
 def formats() -> dict[str, Format]:

@@ -98,15 +98,15 @@ def label_files(
     if not maps:
         raise EbsdphaseError("no maps to label")
     if prelabel == "forest" and not scribbles:
-        raise EbsdphaseError("--prelabel forest needs --scribbles S.png (strokes in class colours)")
+        raise EbsdphaseError("prelabel=forest needs scribbles=S.png (strokes in class colours)")
     if prelabel == "file" and from_labels is None:
-        raise EbsdphaseError("--prelabel file needs --from LABELS.png (or a folder of label files)")
+        raise EbsdphaseError("prelabel=file needs from_labels=LABELS.png (or a folder of label files)")
     if prelabel == "file" and not Path(from_labels).is_dir() and len(maps) > 1:
-        raise EbsdphaseError(f"--from {from_labels}: one label file for {len(maps)} maps; give a "
+        raise EbsdphaseError(f"from_labels={from_labels}: one label file for {len(maps)} maps; give a "
                              f"folder of <stem>{LABEL_SUFFIX} files")
-    for given, needs, flag in ((scribbles, "forest", "--scribbles"), (from_labels, "file", "--from")):
+    for given, needs, flag in ((scribbles, "forest", "scribbles"), (from_labels, "file", "from_labels")):
         if given and prelabel != needs:
-            warnings.warn(f"{flag} is ignored without --prelabel {needs}", EbsdphaseWarning, stacklevel=2)
+            warnings.warn(f"{flag}= is ignored without prelabel={needs}", EbsdphaseWarning, stacklevel=2)
     out.mkdir(parents=True, exist_ok=True)
     result = BatchResult()
 

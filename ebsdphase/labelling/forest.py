@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
-from ebsdphase.labelling.channels import parse_channels, standardised
+from ebsdphase.features import parse_names, standardised
 from ebsdphase.core.classes import UNLABELLED
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def train_forest(
         maps, scribbles = [maps], [scribbles]
     if len(maps) != len(scribbles):
         raise EbsdphaseError(f"{len(maps)} maps but {len(scribbles)} scribble images")
-    channels = parse_channels(channels)
+    channels = parse_names(channels)
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for ebsd, s in zip(maps, scribbles):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
-from ebsdphase.labelling.channels import parse_channels
+from ebsdphase.features import parse_names
 from ebsdphase.labelling.unindexed import RULES, handle_unindexed
 from ebsdphase.core.classes import UNLABELLED, ClassSet, read_labels
 
@@ -126,7 +126,7 @@ def label_map(
     martensite = 1
     if unindexed == "martensite":
         if "martensite" not in classes.names:
-            raise EbsdphaseError(f"--unindexed martensite needs a class named 'martensite' "
+            raise EbsdphaseError(f"unindexed=martensite needs a class named 'martensite' "
                                  f"(classes: {', '.join(classes.names)})")
         martensite = classes.names.index("martensite")
 
@@ -138,7 +138,7 @@ def label_map(
         if kind == "threshold":
             from ebsdphase.labelling.threshold import threshold_labels
 
-            names = parse_channels(channel)
+            names = parse_names(channel)
             if len(names) != 1:
                 raise EbsdphaseError(f"the threshold pre-labelling uses one channel, got {channel!r}")
             angle = grain_angle or 2.0
@@ -150,18 +150,18 @@ def label_map(
             from ebsdphase.labelling.scribbles import read_scribbles
 
             if scribbles is None:
-                raise EbsdphaseError("the forest pre-labelling needs scribbles (--scribbles S.png)")
+                raise EbsdphaseError("the forest pre-labelling needs scribbles (scribbles=S.png)")
             if isinstance(scribbles, (str, os.PathLike)):
                 s, origin = read_scribbles(scribbles, ebsd.shape, classes), os.fspath(scribbles)
             else:
                 s, origin = _as_labels(scribbles, ebsd, "scribbles")
             _check_classes(s, classes, origin)
-            pre = train_forest(ebsd, s, parse_channels(channel), n_estimators=n_estimators,
+            pre = train_forest(ebsd, s, parse_names(channel), n_estimators=n_estimators,
                                seed=seed).predict(ebsd)
-            info.update(channels=list(parse_channels(channel)))
+            info.update(channels=list(parse_names(channel)))
         elif kind == "file":
             if from_labels is None:
-                raise EbsdphaseError("the file pre-labelling needs a label image (--from LABELS.png)")
+                raise EbsdphaseError("the file pre-labelling needs a label image (from_labels=LABELS.png)")
             pre, origin = _as_labels(from_labels, ebsd, "labels")
         else:
             raise EbsdphaseError(f"unknown pre-labelling {kind!r} (known: {', '.join(PRELABELS)})")

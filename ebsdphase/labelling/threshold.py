@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
-from ebsdphase.labelling.channels import HIGH_IS_DEFECTIVE, channel_values
+from ebsdphase.features import HIGH_IS_DEFECTIVE, channel_values
 from ebsdphase.core.classes import UNLABELLED
 
 if TYPE_CHECKING:

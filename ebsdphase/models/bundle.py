@@ -131,19 +131,6 @@ class Bundle:
                 f"{source}: model {self.name!r} needs channel(s) {', '.join(missing)} that the map "
                 f"cannot provide (map channels: {have}); use a model trained on channels it has")
 
-    def predict_array(self, inputs: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(rows, cols, n_classes)`` float32 of one ``(rows, cols, C)``
-        input of any size: padded to :attr:`multiple`, predicted whole, cropped back."""
-        from ebsdphase.models.unet import pad_to_multiple
-
-        x = np.asarray(inputs, dtype=np.float32)
-        if x.ndim != 3 or x.shape[-1] != self.input_channels:
-            raise EbsdphaseError(f"model {self.name!r} expects (rows, cols, {self.input_channels}) inputs, "
-                                 f"got shape {x.shape}")
-        padded, (rows, cols) = pad_to_multiple(x, self.multiple)
-        probs = self.model.predict_on_batch(padded[None])
-        return np.asarray(probs, dtype=np.float32)[0, :rows, :cols]
-
     def summary(self) -> dict:
         """What `ebsdphase models info` shows."""
         return {

@@ -1,19 +1,23 @@
 """Pretrained models: a pooch registry with a sha256 for every file, no silent surprises.
 
-The registry lives in the repository's top-level ``registry/`` folder:
+The index ships inside the package (``ebsdphase/models/index/``), so an installed wheel
+knows its models:
 
-* ``registry/pretrained.json``: one entry per model (description, architecture, channels,
-  classes, validation metrics, its files);
-* ``registry/registry.txt``: pooch's registry, ``<file> sha256:<hex>`` per line;
-* ``registry/weights/``: the bundles' files (``NAME.json`` + ``NAME.weights.h5``).
+* ``pretrained.json``: one entry per model (description, architecture, channels, classes,
+  validation metrics, its files) and ``default_order``, the preference of ``predict``
+  when no ``--model`` is given;
+* ``registry.txt``: pooch's registry, ``<file> sha256:<hex>`` per line.
 
-By default files are "downloaded" by copying them from ``registry/weights/`` (tests and CI
-never touch the network); ``EBSDPHASE_MODELS_URL=https://...`` fetches them from a remote
-base URL instead. Either way every file is checked against its sha256 and cached in
-``EBSDPHASE_DATA_DIR`` (default: the OS cache folder, ``.../ebsdphase/models``).
-``EBSDPHASE_REGISTRY_DIR`` points at another registry folder.
+The weights (``NAME.json`` card + ``NAME.weights.h5``) are fetched through pooch from a
+base URL: ``$EBSDPHASE_MODELS_URL`` when set; else, from a source checkout, its
+``registry/weights/`` folder (a file:// base, so tests and CI never touch the network);
+else the project's release location :data:`DEFAULT_MODELS_URL`. Every file is checked
+against its sha256 and cached in ``$EBSDPHASE_DATA_DIR`` (default: the OS cache folder,
+``.../ebsdphase/models``); a cached file that fails the check is fetched again once.
+``$EBSDPHASE_REGISTRY_DIR`` points at another registry folder (``pretrained.json``,
+``registry.txt``, ``weights/``), for maintainers and tests.
 
-This module is the only code that reads ``registry/``. Maintainers add a model with
+This module is the only code that reads the index. Maintainers add a model with
 :func:`register_pretrained`.
 """
 
@@ -32,12 +36,35 @@ from ebsdphase.core.errors import EbsdphaseError
 MODELS_URL_ENV = "EBSDPHASE_MODELS_URL"
 DATA_DIR_ENV = "EBSDPHASE_DATA_DIR"
 REGISTRY_DIR_ENV = "EBSDPHASE_REGISTRY_DIR"
+#: where released weights are published (one folder per index version)
+DEFAULT_MODELS_URL = "https://github.com/ebsdphase/ebsdphase/releases/download/models-v2/"
+#: the index inside the package
+PACKAGE_INDEX = Path(__file__).resolve().parent / "index"
+#: the weights of a source checkout (absent from an installed wheel)
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[2] / "registry" / "weights"
 
 
 def registry_dir() -> Path:
-    """The registry folder (``$EBSDPHASE_REGISTRY_DIR`` or the repository's ``registry/``)."""
+    """The folder holding the index: ``$EBSDPHASE_REGISTRY_DIR`` or the package's index."""
     env = os.environ.get(REGISTRY_DIR_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "registry"
+    return Path(env) if env else PACKAGE_INDEX
+
+
+def weights_dir() -> Path | None:
+    """The local folder the weights are copied from, or None (fetched from a URL)."""
+    env = os.environ.get(REGISTRY_DIR_ENV)
+    if env:
+        return Path(env) / "weights"
+    return CHECKOUT_WEIGHTS if CHECKOUT_WEIGHTS.is_dir() else None
+
+
+def base_url() -> str:
+    """The base URL the weights are fetched from (see the module docstring)."""
+    env = os.environ.get(MODELS_URL_ENV)
+    if env:
+        return env.rstrip("/") + "/"
+    local = weights_dir()
+    return local.resolve().as_uri() + "/" if local is not None else DEFAULT_MODELS_URL
 
 
 def _index(folder: Path) -> dict:
@@ -55,6 +82,30 @@ def _index(folder: Path) -> dict:
 def list_pretrained() -> dict[str, dict]:
     """Every pretrained model of the registry, by name (empty when there are none)."""
     return dict(sorted(_index(registry_dir())["models"].items()))
+
+
+def default_order() -> list[str]:
+    """Pretrained model names in the order ``predict`` prefers them when no model is
+    named: the index's ``default_order``, then the other models by name."""
+    index = _index(registry_dir())
+    names = sorted(index["models"])
+    preferred = [n for n in index.get("default_order", []) if n in index["models"]]
+    return preferred + [n for n in names if n not in preferred]
+
+
+def best_for(ebsd_map) -> str:
+    """The first pretrained model of :func:`default_order` whose channels ``ebsd_map``
+    provides (read from the index: nothing is fetched)."""
+    from ebsdphase.features import ChannelRecipe
+
+    models = list_pretrained()
+    for name in default_order():
+        recipe = ChannelRecipe(tuple(models[name].get("channels") or ("bs", "kam")))
+        if not recipe.missing(ebsd_map):
+            return name
+    have = ", ".join(sorted(ebsd_map.channels)) or "none"
+    raise EbsdphaseError(f"{ebsd_map.source or 'map'}: no pretrained model takes this map's channels "
+                         f"({have}); name a model trained on them")
 
 
 def _copy_downloader(url: str, output_file, pooch_obj, check_only: bool = False):  # noqa: ANN001
@@ -80,8 +131,7 @@ def _copy_downloader(url: str, output_file, pooch_obj, check_only: bool = False)
 def _pooch(folder: Path):
     import pooch
 
-    base = os.environ.get(MODELS_URL_ENV) or (folder / "weights").resolve().as_uri()
-    store = pooch.create(path=pooch.os_cache("ebsdphase") / "models", base_url=base.rstrip("/") + "/",
+    store = pooch.create(path=pooch.os_cache("ebsdphase") / "models", base_url=base_url(),
                          env=DATA_DIR_ENV, registry=None, retry_if_failed=1)
     reg = folder / "registry.txt"
     if reg.exists():
@@ -146,12 +196,15 @@ def register_pretrained(name: str, bundle_dir: str | os.PathLike, description: s
 
     bundle = load_bundle(bundle_dir)
     folder = Path(registry) if registry is not None else registry_dir()
-    weights_dir = folder / "weights"
-    weights_dir.mkdir(parents=True, exist_ok=True)
+    target = folder / "weights" if registry is not None else weights_dir()
+    if target is None:
+        raise EbsdphaseError("register_pretrained needs a source checkout (registry/weights/) or a "
+                             "registry folder")
+    target.mkdir(parents=True, exist_ok=True)
 
     card = dict(bundle.card, name=name)
-    card_file = weights_dir / f"{name}{CARD_SUFFIX}"
-    weights_file = weights_dir / f"{name}{WEIGHTS_SUFFIX}"
+    card_file = target / f"{name}{CARD_SUFFIX}"
+    weights_file = target / f"{name}{WEIGHTS_SUFFIX}"
     with atomic_path(weights_file) as tmp:
         shutil.copyfile(bundle.weights_path, tmp)
     write_text_atomic(card_file, json.dumps(card, indent=2) + "\n")

@@ -27,8 +27,6 @@ from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 
 GROUP = "ebsdphase.architectures"
 
-_PARAM_TYPES = (int, float, str, bool)
-
 
 @dataclass(frozen=True)
 class Param:
@@ -114,7 +112,7 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise EbsdphaseError(f"--param expects NAME=VALUE, got {item!r}")
+            raise EbsdphaseError(f"an architecture parameter is NAME=VALUE, got {item!r}")
         out[key.strip()] = value.strip()
     return out
 

@@ -17,7 +17,6 @@ is imported inside :func:`build_unet` so that importing this module stays cheap.
 
 from __future__ import annotations
 
-import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.models.registry import Architecture, Param
@@ -91,19 +90,3 @@ ARCHITECTURE = Architecture(
     description="U-Net of Martinez Ostormujof et al. 2021 (3x3 convs, 20 % dropout, skip connections)",
     validate=_validate,
 )
-
-
-def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad a ``(rows, cols, channels)`` array at the bottom and right to multiples of
-    ``multiple``, mirroring the map so the convolutions see plausible texture at the edge.
-
-    Returns the padded array and the original ``(rows, cols)`` to crop the prediction back
-    with ``pred[:rows, :cols]``.
-    """
-    rows, cols = image.shape[:2]
-    pr = (-rows) % multiple
-    pc = (-cols) % multiple
-    if pr == 0 and pc == 0:
-        return image, (rows, cols)
-    pad = [(0, pr), (0, pc)] + [(0, 0)] * (image.ndim - 2)
-    return np.pad(image, pad, mode="symmetric"), (rows, cols)

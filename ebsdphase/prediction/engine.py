@@ -105,9 +105,9 @@ def _predict_tiled(bundle, x: np.ndarray, tile: int, overlap: int) -> np.ndarray
     m = bundle.multiple
     rows, cols = x.shape[:2]
     if tile < m:
-        raise EbsdphaseError(f"--tile {tile} is smaller than the model's size multiple {m}")
+        raise EbsdphaseError(f"tile={tile} is smaller than the model's size multiple {m}")
     if overlap < 0 or overlap >= tile:
-        raise EbsdphaseError(f"--overlap must be in [0, tile), got {overlap} for tile {tile}")
+        raise EbsdphaseError(f"overlap={overlap} must be in [0, tile) for tile={tile}")
     tile = _round_up(tile, m)  # the network only takes multiples of m
     th, tw = min(tile, rows), min(tile, cols)  # rows/cols are multiples of m already
     stride = max(tile - overlap, m)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ebsdphase.core.atomic import write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
                                  wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
@@ -61,9 +62,7 @@ class PredictRun:
 
     @property
     def exit_code(self) -> int:
-        from ebsdphase.cli._common import EXIT_PARTIAL
-
-        return EXIT_PARTIAL if self.failed else 0
+        return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
 def _outputs_for(out_dir: Path, stem: str, ctf: bool) -> list[Path]:
@@ -81,6 +80,21 @@ def _up_to_date(src: Path, outs: list[Path]) -> bool:
         return False
 
 
+def _default_model(files: Sequence[Path]) -> str:
+    """The best pretrained model for the channels of the first readable map."""
+    from ebsdphase.io import read_map
+    from ebsdphase.models.pretrained import best_for
+
+    for f in files:
+        try:
+            ebsd = read_map(f)
+        except EbsdphaseError:
+            continue  # reported with the other failures when the maps are predicted
+        return best_for(ebsd)
+    raise EbsdphaseError(f"none of the {len(files)} input map(s) can be read, so no model can be "
+                         "chosen for them (name one with model=...)")
+
+
 def predict_paths(
     inputs: Iterable[str | os.PathLike] | str | os.PathLike,
     model,
@@ -90,7 +104,7 @@ def predict_paths(
     tile: int | None = None,
     overlap: int = 0,
     batch_pixels: int = BATCH_PIXELS,
-    progress: bool = False,
+    progress: ProgressFactory = no_progress,
     on_map: Callable[[str, str], None] | None = None,
 ) -> PredictRun:
     """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
@@ -101,6 +115,8 @@ def predict_paths(
     ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
     Small maps of equal padded size are predicted together (``batch_pixels`` per pass).
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
+    ``model=None`` takes the best pretrained model for the first readable map's channels
+    (:func:`ebsdphase.models.pretrained.best_for`).
     """
     from ebsdphase.io.discover import expand_maps
     from ebsdphase.core.classes import map_stem
@@ -108,7 +124,7 @@ def predict_paths(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = expand_maps(inputs)
-    bundle = load_model(model)
+    bundle = load_model(model if model is not None else _default_model(files))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = PredictRun(out_dir=out, model=bundle.name, inputs=files)
@@ -122,9 +138,8 @@ def predict_paths(
         stems[stem] = f
         todo.append((stem, f))
 
-    bar = MapProgress(progress, len(todo))
     notify = on_map or (lambda stem, status: None)
-    with bar:
+    with progress(len(todo), "predicting") as bar:
         pending: list[tuple[str, Path, Any, np.ndarray, float]] = []
         pending_pixels = 0
 
@@ -309,33 +324,3 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
 
 def _fmt(v: float | None) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6f}"
-
-
-class MapProgress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled = enabled and total > 0
-        self.total = total
-        self._p = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-            from ebsdphase.cli._common import err_console
-
-            self._p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                               TimeElapsedColumn(), console=err_console, transient=True)
-            self._p.__enter__()
-            self._task = self._p.add_task("predicting", total=self.total)
-        return self
-
-    def advance(self) -> None:
-        if self._p is not None:
-            self._p.advance(self._task)
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.__exit__(*exc)
-        return False

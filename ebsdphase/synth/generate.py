@@ -223,7 +223,7 @@ def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, 
     import dataclasses
 
     if count < 1:
-        raise EbsdphaseError(f"--count must be at least 1, got {count}")
+        raise EbsdphaseError(f"count={count}: must be at least 1")
     out = []
     for i in range(count):
         s = seed + i

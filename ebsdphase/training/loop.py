@@ -181,7 +181,7 @@ def _run_keeper(run: "_Run"):
             value = row.get(run.monitor)
             if value is None or not math.isfinite(value):
                 raise EbsdphaseError(f"epoch {epoch + 1}: {run.monitor} is {value}; training diverged "
-                                     "(try a lower --lr or the adam optimizer)")
+                                     "(try a lower learning_rate=LR, or optimizer=adam)")
             better = (run.best_value is None
                       or (value < run.best_value if run.mode == "min" else value > run.best_value))
             if better:
@@ -338,7 +338,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             config["epochs"] = int(epochs)
     else:
         if run_dir.exists() and any(run_dir.iterdir()):
-            raise EbsdphaseError(f"{run_dir}: folder is not empty; use --resume to continue the run "
+            raise EbsdphaseError(f"{run_dir}: folder is not empty; use resume=True to continue the run "
                                  "there or choose another output folder")
         if optimizer not in OPTIMIZERS:
             raise EbsdphaseError(f"unknown optimizer {optimizer!r} (choose {', '.join(OPTIMIZERS)})")
@@ -347,7 +347,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         init_bundle = load_bundle(init) if init is not None else None
         if init_bundle is not None:
             if architecture not in (None, init_bundle.architecture):
-                raise EbsdphaseError(f"--init model {init_bundle.name!r} is a {init_bundle.architecture}, "
+                raise EbsdphaseError(f"init={init_bundle.name!r}: the model is a {init_bundle.architecture}, "
                                      f"not a {architecture}")
             architecture = init_bundle.architecture
             params = {**init_bundle.params, **(params or {})}
@@ -370,9 +370,9 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "ebsdphase_version": ebsdphase.__version__,
         }
         if config["name"] in ("train", "history", "curves", "checkpoint"):
-            raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass --name")
+            raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass name=NAME")
         if config["batch_size"] < 1 or config["epochs"] < 1:
-            raise EbsdphaseError("--batch and --epochs must be at least 1")
+            raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")
 
     dataset_path = Path(config["dataset"])
     with open_dataset(dataset_path) as ds:
@@ -408,10 +408,10 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     if init is not None and not resume:
         bundle = load_bundle(init)
         if bundle.input_channels != channels or bundle.n_classes != n_classes:
-            raise EbsdphaseError(f"--init model {bundle.name!r} takes {bundle.input_channels} channels and gives "
+            raise EbsdphaseError(f"init={bundle.name!r}: the model takes {bundle.input_channels} channels and gives "
                                  f"{bundle.n_classes} classes; the dataset has {channels} and {n_classes}")
         if list(bundle.card["recipe"].get("names", [])) != list(recipe.get("names", [])):
-            raise EbsdphaseError(f"--init model {bundle.name!r} was trained on channels "
+            raise EbsdphaseError(f"init={bundle.name!r}: the model was trained on channels "
                                  f"{bundle.card['recipe'].get('names')}, the dataset has {recipe.get('names')}")
         model.set_weights(bundle.model.get_weights())
     model.compile(optimizer=_optimizer(config["optimizer"], config["learning_rate"]),

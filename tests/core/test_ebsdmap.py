@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from ebsdphase import EBSDMap, Phase, read_map, write_map
 from ebsdphase.cli.main import app
-from ebsdphase.crystal.euler import euler_to_quat, quat_to_euler
+from ebsdphase.core.euler import euler_to_quat, quat_to_euler
 
 
 def _random_map(rows=7, cols=9, seed=0):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from ebsdphase import EBSDMap, EbsdphaseError, EbsdphaseWarning, Phase
+from ebsdphase import EBSDMap, EbsdphaseError, Phase
 from ebsdphase.dataset.augment import AUGMENTATIONS, IDENTITY, Augmentation, by_name
 from ebsdphase.dataset.crops import crop_grid, crop_positions
 from ebsdphase.dataset.io import open_dataset
@@ -344,9 +344,9 @@ def test_maps_without_labels_are_skipped_with_one_line(tmp_path):
 
     lonely = tmp_path / "lonely.ebsd.h5"
     write_map(m, lonely)
-    with pytest.warns(EbsdphaseWarning, match="lonely.*no labels"):
-        s = prepare([p0, lonely], None, "bs", tmp_path / "ds.h5", augment=False, crop=8, val=0)
-    assert s["maps"] == [str(p0)] and len(s["skipped"]) == 1
+    s = prepare([p0, lonely], None, "bs", tmp_path / "ds.h5", augment=False, crop=8, val=0)
+    assert s["maps"] == [str(p0)] and list(s["failed"]) == [str(lonely)]
+    assert "no labels" in s["failed"][str(lonely)] and "\n" not in s["failed"][str(lonely)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(EbsdphaseError, match="none of the maps has labels"):
@@ -462,3 +462,59 @@ def test_real_trip_steel_map_augments_and_prepares(tmp_path):
         unindexed = ~m.indexed[r:r + 32, c:c + 32]
         assert np.all(x[i][..., 2:][unindexed] == 0)
         assert np.all(np.abs(np.linalg.norm(x[i][..., 2:][~unindexed], axis=-1) - 1) < 1e-4)
+
+
+def test_cli_takes_a_folder_and_reports_a_map_without_labels_like_every_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.io import write_map
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    for i in range(2):
+        m, lab = grain_map(24, 32, seed=30 + i)
+        write_map(m, maps / f"m{i}.ebsd.h5")
+        write_labels(maps / f"m{i}.labels.png", lab)
+    m, _ = grain_map(24, 32, seed=40)
+    write_map(m, maps / "unlabelled.ebsd.h5")
+    out = tmp_path / "ds.h5"
+    res = CliRunner().invoke(app, ["prepare", str(maps), "--channels", "bs", "--output", str(out),
+                                   "--crop", "16", "--val", "0.5"])
+    assert res.exit_code == 3, res.output  # some maps failed, the others are in the dataset
+    assert "error:" in res.output and "unlabelled.ebsd.h5: no labels" in res.output
+    with open_dataset(out) as ds:
+        assert sorted({Path(p).name for p in list(ds.provenance("train")["map"]) + list(ds.provenance("val")["map"])}) \
+            == ["m0.ebsd.h5", "m1.ebsd.h5"]
+
+
+def test_cli_out_is_a_hidden_alias_of_output(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    paths = [str(p) for p in _maps(tmp_path, 2)]
+    runner = CliRunner()
+    assert "--out " not in runner.invoke(app, ["prepare", "--help"]).output
+    res = runner.invoke(app, ["prepare", *paths, "--channels", "bs", "--out", str(tmp_path / "a.h5"),
+                              "--crop", "8", "--val", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert "--out is now --output" in res.output and (tmp_path / "a.h5").exists()
+    res = runner.invoke(app, ["prepare", *paths, "--channels", "bs", "--crop", "8"])
+    assert res.exit_code == 2 and "missing option --output" in res.output
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    paths = [str(p) for p in _maps(tmp_path, 2)]
+    with pytest.raises(EbsdphaseError, match=r"^crop=1: must be at least 2"):
+        prepare(paths, None, "bs", tmp_path / "x.h5", crop=1)
+    res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "bs", "-o", str(tmp_path / "x.h5"),
+                                   "--crop", "1"])
+    assert res.exit_code == 2 and "error: --crop 1: must be at least 2" in res.output
+    res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "bs", "-o", str(tmp_path / "x.h5"),
+                                   "--split-by", "grain"])
+    assert res.exit_code == 2 and "--split-by 'grain': must be one of" in res.output

@@ -14,6 +14,7 @@ from ebsdphase.core.classes import ClassSet, write_labels
 from ebsdphase.evaluation.metrics import (
     CORRECT_COLOUR,
     UNLABELLED_COLOUR,
+    Metrics,
     accuracy_map,
     aggregate,
     confusion_matrix,
@@ -226,7 +227,7 @@ def test_plots_write_pngs(tmp_path):
 
     p = plots.accuracy_bars(tmp_path / "bars.png", {"unet": {"a": 0.98, "b": 0.97}, "forest": {"a": 0.95, "b": None}})
     assert p.stat().st_size > 1000
-    p = plots.confusion_figure(tmp_path / "cm.png", np.array(HAND_CM), ClassSet())
+    p = plots.confusion_figure(tmp_path / "cm.png", Metrics(classes=ClassSet(), confusion_matrix=np.array(HAND_CM)))
     assert p.stat().st_size > 1000
     p = plots.save_phase_map(tmp_path / "ph.png", PRED, ClassSet())
     from PIL import Image

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ebsdphase import EBSDMap, EbsdphaseError, Phase
+from ebsdphase import EbsdphaseError
 from ebsdphase.labelling import (
     agreement,
     grain_majority,

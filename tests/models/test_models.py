@@ -31,7 +31,9 @@ from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.core.classes import ClassSet
 from ebsdphase.models import registry
 from ebsdphase.models.bundle import load_bundle, save_bundle
-from ebsdphase.models.unet import build_unet, pad_to_multiple
+from ebsdphase.models.unet import build_unet
+from ebsdphase.prediction import engine
+from ebsdphase.prediction.engine import predict_probabilities
 
 TINY = {"depth": 3, "filters": 4, "dropout": 0.2, "upsampling": "transpose"}
 RECIPE = {"names": ["bs", "kam"], "kam_order": 1, "kam_threshold": 3.0, "grain_angle": 3.0,
@@ -99,14 +101,14 @@ def test_params_are_typed_and_checked():
         registry.parse_params(["depth"])
 
 
-def test_pad_to_multiple_mirrors_and_crops_back():
+def test_prediction_pads_by_mirroring_and_crops_back():
     x = np.arange(5 * 7 * 2, dtype=np.float32).reshape(5, 7, 2)
-    padded, (rows, cols) = pad_to_multiple(x, 4)
-    assert padded.shape == (8, 8, 2) and (rows, cols) == (5, 7)
+    padded = engine._pad(x, (8, 8))
+    assert padded.shape == (8, 8, 2)
     np.testing.assert_array_equal(padded[:5, :7], x)
-    np.testing.assert_array_equal(padded[5, :7], x[4])  # mirrored, not zeros
-    same, _ = pad_to_multiple(x[:4, :4], 4)
-    assert same.shape == (4, 4, 2)
+    np.testing.assert_array_equal(padded[5, :7], x[3])  # mirrored about the last row, not zeros
+    assert engine._pad(x[:4, :4], (4, 4)).shape == (4, 4, 2)
+    np.testing.assert_array_equal(engine._pad(x[:1, :1], (2, 2)), np.broadcast_to(x[:1, :1], (2, 2, 2)))
 
 
 def _tiny_bundle(folder: Path, name: str = "tiny", compiled: bool = False) -> Path:
@@ -126,7 +128,7 @@ def _tiny_bundle(folder: Path, name: str = "tiny", compiled: bool = False) -> Pa
 def test_output_shape_equals_input_shape(tmp_path, shape):
     bundle = load_bundle(_tiny_bundle(tmp_path))
     x = np.random.default_rng(0).standard_normal(shape + (2,)).astype(np.float32)
-    probs = bundle.predict_array(x)
+    probs = predict_probabilities(bundle, x)
     assert probs.shape == shape + (2,) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
 
@@ -147,9 +149,9 @@ def test_bundle_round_trip_without_optimizer_state(tmp_path):
     c = load_bundle(tmp_path / "b" / "tiny.weights.h5")
     assert a.name == b.name == c.name == "tiny" and a.multiple == 2 and a.input_channels == 2
     x = np.random.default_rng(2).standard_normal((16, 16, 2)).astype(np.float32)
-    np.testing.assert_array_equal(a.predict_array(x), b.predict_array(x))
-    with pytest.raises(EbsdphaseError, match="expects \\(rows, cols, 2\\)"):
-        a.predict_array(x[..., :1])
+    np.testing.assert_array_equal(predict_probabilities(a, x), predict_probabilities(b, x))
+    with pytest.raises(EbsdphaseError, match="expects 2 input channels"):
+        predict_probabilities(a, x[..., :1])
 
 
 def test_load_bundle_errors(tmp_path):
@@ -202,13 +204,14 @@ def test_bundle_saved_under_one_backend_predicts_the_same_under_another(tmp_path
     card = _tiny_bundle(tmp_path / "b")
     x = np.random.default_rng(5).standard_normal((29, 35, 2)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "ref.npy", load_bundle(card).predict_array(x))
+    np.save(tmp_path / "ref.npy", predict_probabilities(load_bundle(card), x))
     code = textwrap.dedent(f"""
         import numpy as np, keras
         from ebsdphase.models.bundle import load_bundle
+        from ebsdphase.prediction.engine import predict_probabilities
         assert keras.backend.backend() == {other!r}, keras.backend.backend()
         x = np.load({str(tmp_path / 'x.npy')!r})
-        np.save({str(tmp_path / 'got.npy')!r}, load_bundle({str(card)!r}).predict_array(x))
+        np.save({str(tmp_path / 'got.npy')!r}, predict_probabilities(load_bundle({str(card)!r}), x))
     """)
     proc = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, KERAS_BACKEND=other),
                           capture_output=True, text=True, timeout=180)
@@ -321,7 +324,7 @@ def test_register_and_fetch_pretrained(tmp_path, monkeypatch):
     bundle = load_bundle("tiny-test")  # copied from registry/weights into the cache, hash-checked
     assert bundle.name == "tiny-test" and bundle.folder == cache
     x = np.random.default_rng(3).standard_normal((12, 10, 2)).astype(np.float32)
-    np.testing.assert_array_equal(bundle.predict_array(x), source.predict_array(x))
+    np.testing.assert_array_equal(predict_probabilities(bundle, x), predict_probabilities(source, x))
     res = CliRunner().invoke(app, ["models", "list", "--json"])
     assert res.exit_code == 0 and "tiny-test" in json.loads(res.output)["pretrained"]
 

@@ -226,7 +226,8 @@ def test_example_plugin_trains_through_the_cli(dataset, tmp_path):
     assert card["provenance"]["keras_backend"] == backend
 
     check = ("import numpy as np; from ebsdphase.models.bundle import load_bundle; "
-             f"b = load_bundle({str(out)!r}); p = b.predict_array(np.zeros((13, 17, 2), 'float32')); "
+             "from ebsdphase.prediction.engine import predict_probabilities; "
+             f"b = load_bundle({str(out)!r}); p = predict_probabilities(b, np.zeros((13, 17, 2), 'float32')); "
              "assert p.shape == (13, 17, 2) and np.allclose(p.sum(-1), 1, atol=1e-5); print('ok')")
     pred = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
     assert pred.returncode == 0 and "ok" in pred.stdout, pred.stderr

@@ -26,7 +26,7 @@ METHODS = ("grain-threshold", "forest")
 
 def parse_spec(spec: str) -> tuple[str, tuple[str, ...], float | None]:
     """'grain-threshold:bs=120' -> ('grain-threshold', ('bs',), 120.0)."""
-    from ebsdphase.labelling.channels import parse_channels
+    from ebsdphase.features import parse_names
 
     method, sep, rest = spec.strip().partition(":")
     method = method.strip().lower()
@@ -43,7 +43,7 @@ def parse_spec(spec: str) -> tuple[str, tuple[str, ...], float | None]:
             value = float(v)
         except ValueError:
             raise EbsdphaseError(f"baseline {spec!r}: threshold {v!r} is not a number") from None
-    channels = parse_channels(rest)
+    channels = parse_names(rest)
     if method == "grain-threshold" and len(channels) != 1:
         raise EbsdphaseError(f"baseline {spec!r}: grain-threshold uses one channel")
     return method, channels, value
