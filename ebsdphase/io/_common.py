@@ -129,3 +129,14 @@ def as_float(path: Path, value: Any, what: str) -> float:
     if not np.isfinite(f):
         raise MapReadError(path, f"{what} is not finite: {value!r}")
     return f
+
+
+def h5_numbered_groups(header: Any, name: str):
+    """``(key, group)`` for the numbered sub-groups of ``header[name]`` (the phase lists of
+    vendor HDF5 files: ``Phases/1``, ``Phases/2``, ...); nothing when there is no such group."""
+    group = header.get(name) if hasattr(header, "get") else None
+    if group is None:
+        return
+    for key in group.keys():
+        if key.isdigit():
+            yield key, group[key]

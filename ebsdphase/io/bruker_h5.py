@@ -17,7 +17,7 @@ import numpy as np
 
 from ebsdphase.core.ebsdmap import EBSDMap, Phase
 from ebsdphase.core.errors import MapReadError
-from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
+from ebsdphase.io._common import h5_numbered_groups, as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import laue_from_space_group
 from ebsdphase.io.registry import Format, register
 
@@ -42,13 +42,7 @@ def sniff(path: Path) -> bool:
 
 def _phases(path: Path, header: Any) -> dict[int, Phase]:
     phases: dict[int, Phase] = {}
-    group = header.get("Phases") if hasattr(header, "get") else None
-    if group is None:
-        return phases
-    for key in group.keys():
-        if not key.isdigit():
-            continue
-        g = group[key]
+    for key, g in h5_numbered_groups(header, "Phases"):
         lat = np.atleast_1d(h5_get(g, "LatticeConstants", default=np.array([0, 0, 0, 90, 90, 90])))
         lat = lat.astype(np.float64).reshape(-1)
         if lat.size != 6:

@@ -24,7 +24,7 @@ import numpy as np
 from ebsdphase.core.ebsdmap import EBSDMap, Phase
 from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
 from ebsdphase.io import _grid
-from ebsdphase.io._common import as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
+from ebsdphase.io._common import h5_numbered_groups, as_float, as_int, build_map, h5_get, h5_scan, read_h5, sniff_h5
 from ebsdphase.io._vendor import edax_phase_ids, tsl_laue
 from ebsdphase.io.registry import Format, register
 
@@ -54,13 +54,7 @@ def sniff(path: Path) -> bool:
 
 def _phases(path: Path, header: Any) -> dict[int, Phase]:
     phases: dict[int, Phase] = {}
-    group = header.get("Phase") if hasattr(header, "get") else None
-    if group is None:
-        return phases
-    for key in group.keys():
-        if not key.isdigit():
-            continue
-        g = group[key]
+    for key, g in h5_numbered_groups(header, "Phase"):
         lattice = tuple(float(round(as_float(path, h5_get(g, f"Lattice Constant {k}", default=d),
                                              f"Phase {key} lattice constant {k}"), 5))
                         for k, d in (("a", 0), ("b", 0), ("c", 0),
