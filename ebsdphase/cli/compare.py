@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar, warn
 
 
 @handle_errors
@@ -42,16 +42,29 @@ def print_comparison(result) -> None:
     for m in maps:
         table.add_column(m, justify="right", overflow="fold")
     table.add_column("all", justify="right", style="bold")
+    table.add_column("bal. %", justify="right", style="bold")
+    table.add_column("kappa", justify="right")
     table.add_column(f"{first} % pred / true", justify="right")
     table.add_column("s / map", justify="right")
     accs = result.accuracies()
-    best = max((a["all"] for a in accs.values() if a["all"] == a["all"]), default=None)
+    # the best method is the best by balanced accuracy: plain CA rewards calling every
+    # pixel the majority class
+    bal = {label: result.overall(label).balanced_accuracy for label in result.per_map}
+    best = max((b for b in bal.values() if b == b), default=None)
     for label in result.per_map:
         a = accs[label]
-        fr = result.overall(label).fractions
+        overall = result.overall(label)
+        fr = overall.fractions
         secs = list(result.seconds[label].values())
-        table.add_row(label, *[percent(a[m]) for m in maps], percent(a["all"]),
+        kappa = overall.kappa
+        table.add_row(label,
+                      *[percent(a[m]) for m in maps], percent(a["all"]), percent(bal[label]),
+                      "-" if kappa != kappa else f"{kappa:.3f}",
                       f"{percent(fr['predicted'][first])} / {percent(fr['true'][first])}",
                       f"{sum(secs) / len(secs):.3g}" if secs else "-",
-                      style="green" if a["all"] == best else None)
+                      style="bold red" if overall.majority_only else ("green" if bal[label] == best else None))
     console.print(table)
+    for label in result.per_map:
+        if result.overall(label).majority_only:
+            warn(f"{label}: one class predicted on every labelled pixel; its CA says nothing about the "
+                 "phases (balanced accuracy and kappa do)")

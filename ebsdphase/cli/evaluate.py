@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar
+from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar, warn
 
 
 @handle_errors
@@ -46,21 +46,23 @@ def print_evaluation(result, title: str = "Evaluation") -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("map", overflow="fold")
     table.add_column("CA %", justify="right")
+    table.add_column("bal. %", justify="right")
+    table.add_column("kappa", justify="right")
     for n in names:
-        table.add_column(f"P {n}", justify="right")
         table.add_column(f"R {n}", justify="right")
-    for n in names:
-        table.add_column(f"{n} true/pred %", justify="right")
+        table.add_column(f"F1 {n}", justify="right")
+    table.add_column(f"{names[0]} true/pred %", justify="right")
     table.add_column("unlabelled", justify="right")
 
     def row(label, m, style=None):
         fr = m.fractions
-        cells = [label, percent(m.accuracy)]
-        for p, r in zip(m.precision, m.recall):
-            cells += [percent(p), percent(r)]
-        cells += [f"{percent(fr['true'][n])} / {percent(fr['predicted'][n])}" for n in names]
+        cells = [label, percent(m.accuracy), percent(m.balanced_accuracy),
+                 "-" if m.kappa != m.kappa else f"{m.kappa:.3f}"]
+        for r, f in zip(m.recall, m.f1):
+            cells += [percent(r, 1), percent(f, 1)]
+        cells.append(f"{percent(fr['true'][names[0]], 1)} / {percent(fr['predicted'][names[0]], 1)}")
         cells.append(f"{m.n_unlabelled:,}")
-        table.add_row(*cells, style=style)
+        table.add_row(*cells, style="bold red" if m.majority_only else style)
 
     for name, m in result.per_map.items():
         row(name, m)
@@ -71,3 +73,11 @@ def print_evaluation(result, title: str = "Evaluation") -> None:
     table.add_section()
     row("all", result.overall, style="bold")
     console.print(table)
+    console.print("CA: correct / labelled pixels; bal.: mean recall of the classes (50 % for a model that "
+                  "calls every pixel one of two classes); precision and IoU: metrics.json", style="dim")
+    one_class = [name for name, m in result.per_map.items() if m.majority_only]
+    if result.overall.majority_only:
+        one_class.append("all maps together")
+    for name in one_class:
+        warn(f"{name}: one class predicted on every labelled pixel; its CA says nothing about the "
+             "phases (balanced accuracy and kappa do)")

@@ -25,12 +25,14 @@ def command(
     out_alias: Optional[Path] = OUT_ALIAS,
     augment: bool = typer.Option(True, "--augment/--no-augment",
                                  help="Add the 11 rotated/coarser copies of each map (paper, section 3.3)."),
-    crop: int = typer.Option(224, "--crop", help="Crop size in pixels (a multiple of 2^pooling steps)."),
+    crop: Optional[int] = typer.Option(None, "--crop", help="Crop size in pixels (a multiple of 2^pooling "
+                                       "steps); default: 224, smaller for maps too small for four crops."),
     val: float = typer.Option(0.2, "--val", help="Validation fraction."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split."),
     split_by: str = typer.Option("map", "--split-by",
                                  help="'map' (default): all crops of a map on one side, no leak between "
-                                      "near-identical crops; 'crop': random crops, as in the paper."),
+                                      "near-identical crops (one labelled map: 'block'); 'block': "
+                                      "spatial blocks of each map; 'crop': random crops, as in the paper."),
     kam_order: int = typer.Option(1, "--kam-order", help="KAM neighbour order (1 = 3 x 3 kernel)."),
     kam_threshold: float = typer.Option(3.0, "--kam-threshold", help="KAM threshold angle (degrees)."),
     grain_angle: float = typer.Option(3.0, "--grain-angle",
@@ -86,4 +88,6 @@ def _print(s: dict) -> None:
         table.add_row(split, str(len(d["maps"])), str(d["crops"]), *cells,
                       f"{100 * px['unlabelled'] / total:.1f} %")
     console.print(table)
+    if s.get("split_note"):
+        console.print(s["split_note"])
     console.print(f"written in {s['seconds']:.1f} s")

@@ -48,6 +48,9 @@ class _Plan:
     rows: list[int] = field(default_factory=list)
     cols: list[int] = field(default_factory=list)
     counts: list[np.ndarray] = field(default_factory=list)  # per crop: K classes + unlabelled
+    split: list[int] = field(default_factory=list)          # per crop, block split only: 0 train, 1 val
+    val_masks: list[np.ndarray | None] = field(default_factory=list)  # per map, block split only
+    shapes: list[tuple[int, int]] = field(default_factory=list)
 
 
 def prepare(
@@ -56,7 +59,7 @@ def prepare(
     recipe: ChannelRecipe | str,
     out: str | os.PathLike,
     augment: bool = True,
-    crop: int = 224,
+    crop: int | None = None,
     val: float = 0.2,
     seed: int = 0,
     split_by: str = "map",
@@ -74,29 +77,46 @@ def prepare(
     :class:`ChannelRecipe` or its text form ("bs,kam"). See the module docstrings of
     :mod:`~ebsdphase.dataset.augment`, :mod:`~ebsdphase.dataset.crops` and
     :mod:`~ebsdphase.dataset.split` for the augmentation, border and split policies.
+
+    ``crop=None`` chooses the crop size from the maps (:func:`auto_crop`: 224 px, the
+    paper's, unless a map is too small for four of them). With ``split_by="map"`` and a
+    single labelled map, validation is a set of spatial blocks of that map
+    (``split_by="block"``), and the summary's ``split_note`` says so.
     """
     start = time.perf_counter()
     if isinstance(recipe, str):
         recipe = ChannelRecipe.parse(recipe)
-    crop = int(crop)
-    if crop < 2:
+    if crop is not None and int(crop) < 2:
         raise EbsdphaseError(f"crop={crop}: must be at least 2 pixels")
     if not 0.0 <= max_unlabelled <= 1.0:
         raise EbsdphaseError(f"max_unlabelled must be in [0, 1], got {max_unlabelled}")
     splitting.check(val, split_by)
-    crop_grid((crop, crop), crop, border)  # validates the border policy early
+    crop_grid((2, 2), 2, border)  # validates the border policy early
     if not map_paths:
         raise EbsdphaseError("no map given (map_paths is empty)")
     augs = augmentations(augment)
 
-    plan = _plan(map_paths, labels_dir, augs, crop, border, max_unlabelled)
+    plan = _gather(map_paths, labels_dir)
+    crop = auto_crop(plan.shapes) if crop is None else int(crop)
+    split_note = None
+    if split_by == "map" and len(plan.maps) == 1 and val > 0:
+        split_by = "block"  # one map cannot be split by map: split it in space
+    if split_by == "block":
+        plan.val_masks = [splitting.block_mask(s, crop, val, seed + i) for i, s in enumerate(plan.shapes)]
+        share = sum(int(m.sum()) for m in plan.val_masks) / sum(m.size for m in plan.val_masks)
+        split_note = (f"{'one labelled map' if len(plan.maps) == 1 else 'block split'}: validation is "
+                      f"{sum(int(_n_blocks(m, crop)) for m in plan.val_masks)} blocks of {crop} x {crop} px "
+                      f"({share:.0%} of the area), masked out of the training labels")
+    _positions(plan, augs, crop, border, max_unlabelled)
     n_crops = len(plan.map_index)
     if n_crops == 0:
         raise EbsdphaseError(f"no {crop} x {crop} crop with at most {max_unlabelled:.0%} unlabelled "
                              f"pixels fits in the labelled maps; use a smaller crop=N")
     map_index = np.asarray(plan.map_index)
-    is_val = splitting.assign(map_index, len(plan.maps), val, seed, split_by)
-    split_of = np.where(is_val, 1, 0)
+    if split_by == "block":
+        split_of = np.asarray(plan.split)
+    else:
+        split_of = np.where(splitting.assign(map_index, len(plan.maps), val, seed, split_by), 1, 0)
     slot = np.empty(n_crops, np.int64)
     for s in (0, 1):
         sel = split_of == s
@@ -109,6 +129,7 @@ def prepare(
     counts = np.stack(plan.counts)
     classes = plan.classes or ClassSet()
     summary = _summary(plan, classes, counts, split_of, map_index, augs, out, crop, split_by)
+    summary["split_note"] = split_note
     if command is None:
         command = _equivalent_command(plan.maps, labels_dir, recipe, out, augment, crop, val, seed,
                                       split_by)
@@ -138,15 +159,18 @@ def prepare(
                 raise EbsdphaseError(f"{path}: no channel {', '.join(missing)} "
                                      f"(has: {', '.join(sorted(ebsd.channels)) or 'none'})")
             labels = read_labels(label_file, ebsd.shape)
+            variants = _label_variants(labels, plan.val_masks[mi] if plan.val_masks else None)
             for ai, (aug, amap, lab) in enumerate(augmented(ebsd, labels, augment)):
                 group = by_key.get((mi, ai))
                 if group is not None:
                     inputs = recipe.build(amap)
                     stats.append(domain.map_stats(amap, recipe))
+                    labs = [aug.apply_grid(v) for v in variants] if len(variants) > 1 else [lab]
                     for i in group:
                         r, c = plan.rows[i], plan.cols[i]
+                        lab_i = labs[split_of[i]] if len(labs) > 1 else labs[0]
                         writer.write(SPLITS[split_of[i]], int(slot[i]), inputs[r:r + crop, c:c + crop],
-                                     lab[r:r + crop, c:c + crop], str(path), aug.name, r, c)
+                                     lab_i[r:r + crop, c:c + crop], str(path), aug.name, r, c)
                     del inputs
                 del amap, lab
                 done += 1
@@ -160,10 +184,43 @@ def prepare(
     return summary
 
 
-def _plan(map_paths, labels_dir, augs, crop, border, max_unlabelled) -> _Plan:
-    plan = _Plan()
+#: crop sizes ``prepare`` chooses from (multiples of 32, so any U-Net up to 5 steps fits)
+CROP_SIZES = (224, 192, 160, 128, 96, 64, 32)
+
+
+def auto_crop(shapes: Sequence[tuple[int, int]], want: int = 4) -> int:
+    """The paper's 224 px, or the largest of :data:`CROP_SIZES` that gives every map at
+    least ``want`` crops (the smallest size that fits at all when none does)."""
+    for size in CROP_SIZES:
+        if all((r // size) * (c // size) >= want for r, c in shapes):
+            return size
+    if all(min(r, c) >= CROP_SIZES[-1] for r, c in shapes):
+        return CROP_SIZES[-1]
+    smallest = min(shapes, key=lambda s: min(s))
+    raise EbsdphaseError(f"a labelled map of {smallest[0]} x {smallest[1]} px is smaller than the smallest "
+                         f"crop ({CROP_SIZES[-1]} px); give crop=N")
+
+
+def _n_blocks(mask: np.ndarray, size: int) -> int:
+    rows, cols = mask.shape
+    return sum(bool(mask[r, c]) for r in range(0, rows, size) for c in range(0, cols, size))
+
+
+def _label_variants(labels: np.ndarray, val_mask: np.ndarray | None) -> list[np.ndarray]:
+    """[labels] or, for a block split, [training labels, validation labels]: each with the
+    other side's pixels unlabelled, so no labelled pixel is seen on both sides."""
+    if val_mask is None:
+        return [labels]
+    return [np.where(val_mask, UNLABELLED, labels).astype(labels.dtype),
+            np.where(val_mask, labels, UNLABELLED).astype(labels.dtype)]
+
+
+def _gather(map_paths, labels_dir) -> _Plan:
+    """The labelled maps among ``map_paths`` (files, folders, globs), their label files,
+    classes and shapes; maps without labels go to ``failed``."""
     from ebsdphase.io.discover import expand_maps
 
+    plan = _Plan()
     for path in expand_maps(map_paths):
         label_file = labels_path(path, labels_dir)
         if not label_file.exists():
@@ -181,23 +238,32 @@ def _plan(map_paths, labels_dir, augs, crop, border, max_unlabelled) -> _Plan:
         if bad.size:
             raise EbsdphaseError(f"{label_file}: label value {int(bad[0])} but only {len(classes)} "
                                  f"classes ({', '.join(classes.names)}); 255 marks unlabelled pixels")
-        mi = len(plan.maps)
         plan.maps.append(path)
         plan.label_files.append(label_file)
-        k = len(classes)
-        for ai, aug in enumerate(augs):
-            lab = aug.apply_grid(labels)
-            for r, c in crop_positions(lab, crop, border, max_unlabelled):
-                hist = np.bincount(lab[r:r + crop, c:c + crop].ravel(), minlength=256)
-                plan.map_index.append(mi)
-                plan.aug_index.append(ai)
-                plan.rows.append(r)
-                plan.cols.append(c)
-                plan.counts.append(np.append(hist[:k], hist[UNLABELLED]).astype(np.int64))
+        plan.shapes.append(labels.shape)
     if not plan.maps:
         where = labels_dir if labels_dir is not None else "the map folders"
         raise EbsdphaseError(f"none of the maps has labels in {where}")
     return plan
+
+
+def _positions(plan: _Plan, augs, crop: int, border: str, max_unlabelled: float) -> None:
+    """Every crop worth keeping, per map, augmentation and (block split) side."""
+    k = len(plan.classes)
+    for mi, label_file in enumerate(plan.label_files):
+        labels = read_labels(label_file)
+        variants = _label_variants(labels, plan.val_masks[mi] if plan.val_masks else None)
+        for ai, aug in enumerate(augs):
+            for side, variant in enumerate(variants):
+                lab = aug.apply_grid(variant)
+                for r, c in crop_positions(lab, crop, border, max_unlabelled):
+                    hist = np.bincount(lab[r:r + crop, c:c + crop].ravel(), minlength=256)
+                    plan.map_index.append(mi)
+                    plan.aug_index.append(ai)
+                    plan.rows.append(r)
+                    plan.cols.append(c)
+                    plan.split.append(side)
+                    plan.counts.append(np.append(hist[:k], hist[UNLABELLED]).astype(np.int64))
 
 
 def _summary(plan, classes, counts, split_of, map_index, augs, out, crop, split_by) -> dict[str, Any]:

@@ -8,6 +8,11 @@
   ``[1, 0]`` is the paper's *false ferrite* and ``[0, 1]`` its *false martensite*.
 * **precision[k]** = correct ``k`` / predicted ``k``; **recall[k]** = correct ``k`` /
   labelled ``k`` (NaN, written as ``null`` in JSON, when the denominator is 0).
+* **balanced_accuracy** = mean recall over the classes that are labelled: a model that
+  predicts one class everywhere scores 1/K there, however rare the other classes;
+  **kappa** is Cohen's kappa, agreement beyond what the two marginals give by chance (0 for
+  any constant prediction, 1 for perfect, < 0 worse than chance); **f1[k]** = 2PR/(P+R) and
+  **iou[k]** = correct ``k`` / (labelled ``k`` + predicted ``k`` - correct ``k``).
 * **fractions**: ``true`` and ``predicted`` over the labelled pixels (the comparison of the
   paper's Table 2), and the prediction over ``all`` pixels and over ``indexed`` pixels.
 
@@ -98,6 +103,41 @@ class Metrics:
         return _ratio(np.diag(self.confusion_matrix), self.confusion_matrix.sum(axis=1))
 
     @property
+    def balanced_accuracy(self) -> float:
+        """Mean recall over the labelled classes (NaN when nothing is labelled)."""
+        r = self.recall
+        r = r[np.isfinite(r)]
+        return float(r.mean()) if r.size else math.nan
+
+    @property
+    def f1(self) -> np.ndarray:
+        cm = self.confusion_matrix
+        return _ratio(2 * np.diag(cm), cm.sum(axis=0) + cm.sum(axis=1))
+
+    @property
+    def iou(self) -> np.ndarray:
+        cm = self.confusion_matrix
+        return _ratio(np.diag(cm), cm.sum(axis=0) + cm.sum(axis=1) - np.diag(cm))
+
+    @property
+    def kappa(self) -> float:
+        """Cohen's kappa (NaN when nothing is labelled; 0 when chance agreement is total)."""
+        cm = self.confusion_matrix.astype(np.float64)
+        n = cm.sum()
+        if n == 0:
+            return math.nan
+        observed = np.trace(cm) / n
+        chance = float((cm.sum(axis=0) * cm.sum(axis=1)).sum()) / (n * n)
+        return 0.0 if chance >= 1.0 else (observed - chance) / (1.0 - chance)
+
+    @property
+    def majority_only(self) -> bool:
+        """True when more than one class is labelled but a single class is predicted on
+        every labelled pixel: a score of such a model says nothing about the phases."""
+        cm = self.confusion_matrix
+        return int(np.count_nonzero(cm.sum(axis=1))) > 1 and int(np.count_nonzero(cm.sum(axis=0))) == 1
+
+    @property
     def fractions(self) -> dict[str, dict[str, float] | None]:
         cm = self.confusion_matrix
         out: dict[str, dict[str, float] | None] = {
@@ -142,10 +182,15 @@ class Metrics:
         names = list(self.classes.names)
         return {
             "accuracy": _json_float(self.accuracy),
+            "balanced_accuracy": _json_float(self.balanced_accuracy),
+            "kappa": _json_float(self.kappa),
+            "majority_only": self.majority_only,
             "confusion_matrix": self.confusion_matrix.tolist(),
             "classes": names,
             "precision": self._named(self.precision),
             "recall": self._named(self.recall),
+            "f1": self._named(self.f1),
+            "iou": self._named(self.iou),
             "fractions": self.fractions,
             "n_pixels": self.n_pixels,
             "n_labelled": self.n_labelled,

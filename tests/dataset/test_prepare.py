@@ -518,3 +518,49 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path):
     res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "bs", "-o", str(tmp_path / "x.h5"),
                                    "--split-by", "grain"])
     assert res.exit_code == 2 and "--split-by 'grain': must be one of" in res.output
+
+
+def test_one_labelled_map_is_split_in_blocks_with_no_labelled_pixel_on_both_sides(tmp_path):
+    m, labels = grain_map(100, 117, n_grains=30, seed=5)
+    path = write_pair(tmp_path, "one", m, labels)
+    s = prepare([path], None, "bs,kam", tmp_path / "ds.h5")  # the defaults: augmentation, auto crop
+    assert s["split_by"] == "block" and s["crop"] == 32 and "one labelled map" in s["split_note"]
+    with open_dataset(tmp_path / "ds.h5") as ds:
+        assert ds.split("train")[0].shape[0] > 0 and ds.split("val")[0].shape[0] > 0
+        seen = {}
+        for name in ("train", "val"):
+            labels_ds = ds.split(name)[1][()]
+            cover = np.zeros(m.shape, bool)
+            for crop_labels, prov in zip(labels_ds, ds.provenance(name)):
+                if prov["augmentation"] != "identity":
+                    continue
+                r, c = int(prov["row"]), int(prov["col"])
+                window = cover[r:r + 32, c:c + 32]
+                window |= crop_labels != 255
+            seen[name] = cover
+        assert seen["train"].any() and seen["val"].any()
+        assert not (seen["train"] & seen["val"]).any()  # no labelled pixel on both sides
+        # every validation label sits on a validation block, i.e. off the training labels
+        val_share = seen["val"].mean()
+        assert 0.05 < val_share < 0.4
+
+
+def test_auto_crop_keeps_the_paper_s_224_for_big_maps_and_shrinks_for_small_ones():
+    from ebsdphase.dataset.prepare import auto_crop
+
+    assert auto_crop([(856, 1136)]) == 224
+    assert auto_crop([(300, 400), (856, 1136)]) == 128
+    assert auto_crop([(60, 117)]) == 32
+    with pytest.raises(EbsdphaseError, match="smaller than the smallest crop"):
+        auto_crop([(20, 400)])
+
+
+def test_block_masks_are_whole_blocks_and_depend_on_the_seed():
+    from ebsdphase.dataset.split import block_mask
+
+    a = block_mask((100, 117), 32, 0.2, seed=0)
+    n_blocks = 4 * 4
+    assert 1 <= round(0.2 * n_blocks) == len({(r // 32, c // 32) for r, c in zip(*np.nonzero(a))})
+    assert not np.array_equal(a, block_mask((100, 117), 32, 0.2, seed=1))
+    with pytest.raises(EbsdphaseError, match="single 32 px block"):
+        block_mask((20, 30), 32, 0.2, seed=0)

@@ -234,3 +234,41 @@ def test_plots_write_pngs(tmp_path):
 
     img = np.asarray(Image.open(p))
     assert img[0, 0].tolist() == [255, 0, 0] and img[0, 1].tolist() == [0, 0, 255]
+
+
+def test_scores_that_a_majority_class_model_cannot_win_match_hand_counts_and_sklearn():
+    from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, f1_score, jaccard_score
+
+    m = Metrics(classes=ClassSet(), confusion_matrix=np.array(HAND_CM))
+    # by hand: recall 3/4, 4/6; precision 3/5, 4/5; chance agreement (4*5 + 6*5) / 100
+    assert m.balanced_accuracy == pytest.approx((3 / 4 + 4 / 6) / 2)
+    assert m.kappa == pytest.approx((0.7 - 0.5) / (1 - 0.5))
+    np.testing.assert_allclose(m.f1, [6 / 9, 8 / 11])
+    np.testing.assert_allclose(m.iou, [3 / 6, 4 / 7])
+    # the same from scikit-learn, on the pixels behind the counts
+    t = np.repeat([0, 0, 1, 1], [3, 1, 2, 4])
+    p = np.repeat([0, 1, 0, 1], [3, 1, 2, 4])
+    assert m.balanced_accuracy == pytest.approx(balanced_accuracy_score(t, p))
+    assert m.kappa == pytest.approx(cohen_kappa_score(t, p))
+    np.testing.assert_allclose(m.f1, f1_score(t, p, average=None))
+    np.testing.assert_allclose(m.iou, jaccard_score(t, p, average=None))
+    assert not m.majority_only
+
+
+def test_a_majority_class_prediction_stands_out(tmp_path):
+    from ebsdphase.cli.main import app
+
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:3] = 1                                    # 15 % martensite
+    m = evaluate(np.zeros_like(truth), truth, ClassSet())
+    assert m.accuracy == pytest.approx(0.85)         # looks good ...
+    assert m.balanced_accuracy == pytest.approx(0.5) and m.kappa == 0.0 and m.majority_only
+    assert m.to_dict()["majority_only"] is True and m.to_dict()["iou"]["martensite"] == 0.0
+
+    preds, labs = _write_case(tmp_path, "majority", np.zeros_like(truth), truth)
+    r = CliRunner().invoke(app, ["evaluate", str(preds), "--labels", str(labs), "-o", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    assert "majority: one class predicted on every labelled pixel" in " ".join(r.output.split())
+    assert "50.00" in r.output and "0.000" in r.output
+    data = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert data["balanced_accuracy"] == 0.5 and data["kappa"] == 0.0
