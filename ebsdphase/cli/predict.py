@@ -29,6 +29,12 @@ def command(
     ctf: bool = typer.Option(False, "--ctf", help="Also write <stem>.phases.ctf: the input with the "
                              "predicted phase in the phase column (one BCC-iron phase per class)."),
     force: bool = typer.Option(False, "--force", help="Predict again maps whose outputs are up to date."),
+    grains: bool = typer.Option(False, "--grains", help="Also write <stem>.grains.csv (grain, area um^2, "
+                                "centroid, phase, mean probability, KAM, quality) and grain fractions."),
+    smooth: str = typer.Option("none", "--smooth", help="'grains': every pixel takes its grain's phase "
+                               "(grains at 2 deg); 'none' (default)."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "
+                             "the grid (orientations turned with it); 8x the inference time."),
 ) -> None:
     """Predict the phase of every pixel: <stem>.phases.png, <stem>.phases.h5 (classes,
     probabilities, entropy), optional .ctf, and fractions.csv for all maps."""
@@ -39,7 +45,8 @@ def command(
     if not inputs:
         error("no maps given: name map files, folders or globs, or --example")
         raise typer.Exit(EXIT_BAD_INPUT)
-    run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar)
+    run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
+                        tta=tta, grains=grains, smooth=smooth)
     if model is None:
         console.print(f"model: {run.model} (the best pretrained model for these maps' channels)")
     print_run(run)

@@ -20,11 +20,17 @@ def command(
     param: List[str] = typer.Option([], "--param", "-p", help="Architecture parameter NAME=VALUE, repeatable (e.g. depth=5)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30; with --resume: the new total)."),
     batch: int = typer.Option(8, "--batch", help="Crops per batch."),
-    optimizer: str = typer.Option("adadelta", "--optimizer", help="adadelta (the paper's; learning rate 1.0) or adam (1e-3)."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam (default, 1e-3) or adadelta (the paper's; learning rate 1.0)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's, see --optimizer)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, dropout and crop order (same seed, same model)."),
     patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without improvement (0: never)."),
-    monitor: str = typer.Option("val_loss", "--monitor", help="Metric that picks the best model: val_loss or val_accuracy."),
+    monitor: str = typer.Option("val_balanced_accuracy", "--monitor", help="Metric that picks the best model: "
+                                "val_balanced_accuracy (default: mean recall of the classes, which a "
+                                "majority-class model cannot win), val_loss or val_accuracy."),
+    class_weight: str = typer.Option("balanced", "--class-weight", help="balanced (default: every class weighs "
+                                     "the same in the loss, however rare) or none (the paper's)."),
+    dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
+                                  "symmetry of the square each epoch (inputs without quaternions)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
@@ -45,7 +51,8 @@ def command(
     try:
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
-                       name=name, resume=resume, init=init, progress=not quiet)
+                       name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
+                       dihedral=dihedral)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

@@ -185,10 +185,14 @@ def compare_maps(
                         warmed.add(m.label)
                     # each method pays for the KAM and grains it needs, so the times compare
                     ebsd.cache.clear()
+                    notes: dict = {}
                     t0 = time.perf_counter()
-                    pred = _run(m, ebsd, truth, seed)
+                    pred = _run(m, ebsd, truth, seed, notes)
                     dt = time.perf_counter() - t0
-                    rows[m.label] = (evaluate(pred, truth, classes, indexed=ebsd.indexed), dt, pred)
+                    met = evaluate(pred, truth, classes, indexed=ebsd.indexed)
+                    if notes:
+                        met.extra["baseline"] = _jsonable(notes, classes)
+                    rows[m.label] = (met, dt, pred)
                     bar.advance()
             except EbsdphaseError as exc:
                 result.skipped[stem] = f"{exc}"
@@ -206,14 +210,24 @@ def compare_maps(
     return result
 
 
-def _run(m: Method, ebsd, truth: np.ndarray, seed: int) -> np.ndarray:
+def _run(m: Method, ebsd, truth: np.ndarray, seed: int, notes: dict | None = None) -> np.ndarray:
     if m.is_model:
         from ebsdphase.prediction.engine import predict
 
         return predict(ebsd, m.bundle).classes
     from ebsdphase.evaluation.baselines import run_baseline
 
-    return np.asarray(run_baseline(m.spec, ebsd, truth, seed=seed), np.uint8)
+    return np.asarray(run_baseline(m.spec, ebsd, truth, seed=seed, notes=notes), np.uint8)
+
+
+def _jsonable(notes: dict, classes: ClassSet) -> dict:
+    """A baseline's notes for metrics.json, class indices named."""
+    out = dict(notes)
+    if "high_class" in out and out["high_class"] is not None:
+        out["above_threshold"] = classes.names[int(out.pop("high_class"))]
+    if out.get("stroke_means"):
+        out["stroke_means"] = {classes.names[int(k)]: v for k, v in out["stroke_means"].items()}
+    return out
 
 
 def _class_set(methods: list[Method], files: list[Path], labels) -> ClassSet:

@@ -97,6 +97,7 @@ def label_map(
     classes: ClassSet | None = None,
     seed: int = 0,
     n_estimators: int = 50,
+    high_class: int | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> LabelResult:
     """Label every pixel of ``ebsd`` (see the module docstring for the stages).
@@ -104,7 +105,9 @@ def label_map(
     ``prelabel`` is "threshold" (``channel``, ``value``: Otsu when None, ``grain_average``),
     "forest" (``scribbles``: array or scribble PNG; ``channel`` may list several channels,
     e.g. "bs,kam"), "file" (``from_labels``: array or label PNG), a label array, or a
-    trained :class:`~ebsdphase.labelling.forest.PixelForest`. ``grain_angle=None`` skips the
+    trained :class:`~ebsdphase.labelling.forest.PixelForest`. ``high_class``: the class of
+    values above the threshold (default: martensite for kam/mad/fit, ferrite for quality
+    indices). ``grain_angle=None`` skips the
     grain majority vote, ``unindexed=None`` leaves non-indexed pixels as pre-labelled.
     """
     classes = classes or ClassSet()
@@ -136,15 +139,17 @@ def label_map(
     if isinstance(prelabel, str):
         kind = prelabel
         if kind == "threshold":
-            from ebsdphase.labelling.threshold import threshold_labels
+            from ebsdphase.labelling.threshold import default_high_class, threshold_labels
 
             names = parse_names(channel)
             if len(names) != 1:
                 raise EbsdphaseError(f"the threshold pre-labelling uses one channel, got {channel!r}")
             angle = grain_angle or 2.0
             pre, t = threshold_labels(ebsd, names[0], value, grain_average,
-                                      grain_ids=grains_at(angle) if grain_average else None)
-            info.update(channel=names[0], threshold=t, grain_average=bool(grain_average))
+                                      grain_ids=grains_at(angle) if grain_average else None,
+                                      high_class=high_class)
+            info.update(channel=names[0], threshold=t, grain_average=bool(grain_average),
+                        high_class=default_high_class(names[0]) if high_class is None else int(high_class))
         elif kind == "forest":
             from ebsdphase.labelling.forest import train_forest
             from ebsdphase.labelling.scribbles import read_scribbles

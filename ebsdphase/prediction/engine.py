@@ -12,6 +12,11 @@ the map (edges on the map border keep weight 1). With an overlap larger than the
 network's effective context the result equals whole-map prediction on all but a few
 pixels.
 
+``tta=True`` (test-time augmentation) predicts the map under the 8 symmetries of the square
+grid, each realised as a rotation of the *sample* (orientations turned with the grid, as
+``prepare`` augments: :mod:`ebsdphase.dataset.augment`), turns each answer back and
+averages the probabilities: 8 forward passes for a smoother, more certain map.
+
 Keras is imported only through the bundle, when the first map is predicted. Predicting
 folders of map files into output files is :mod:`ebsdphase.prediction.folder`.
 """
@@ -26,7 +31,7 @@ from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.prediction.result import Prediction, from_probabilities
 
 __all__ = ["Prediction", "predict", "predict_many", "predict_probabilities", "batched_probabilities",
-           "wrap_probabilities", "load_model"]
+           "wrap_probabilities", "load_model", "tta_probabilities"]
 
 #: upper bound on pixels predicted in one forward pass when batching small maps/tiles
 BATCH_PIXELS = 2_000_000
@@ -159,16 +164,45 @@ def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
                               outside_training=bundle.outside_training(ebsd))
 
 
-def predict(ebsd, model, tile: int | None = None, overlap: int = 0) -> Prediction:
+#: the 8 symmetries of the square grid as sample rotations: (rotations applied in order)
+TTA_TRANSFORMS: tuple[tuple[str, ...], ...] = ((), ("x180",), ("y180",), ("z180",), ("z90",), ("z270",),
+                                                ("z90", "x180"), ("z90", "y180"))
+_INVERSE = {"x180": "x180", "y180": "y180", "z180": "z180", "z90": "z270", "z270": "z90"}
+
+
+def tta_probabilities(bundle, ebsd, tile: int | None = None, overlap: int = 0) -> np.ndarray:
+    """(rows, cols, K) probabilities averaged over :data:`TTA_TRANSFORMS`: each transformed
+    map (orientations rotated with the grid, KAM and grains recomputed on it) is predicted
+    and its answer turned back onto the original grid."""
+    from ebsdphase.dataset.augment import by_name
+
+    acc = None
+    for chain in TTA_TRANSFORMS:
+        m = ebsd
+        for name in chain:
+            m = by_name(name).apply(m)
+        probs = predict_probabilities(bundle, _inputs(bundle, m), tile, overlap, ebsd.source)
+        for name in reversed(chain):
+            probs = by_name(_INVERSE[name]).rotate_grid(probs)
+        acc = probs.astype(np.float32, copy=True) if acc is None else acc + probs
+    acc /= len(TTA_TRANSFORMS)
+    return acc
+
+
+def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = False) -> Prediction:
     """Predict the phase of every pixel of ``ebsd`` (an :class:`EBSDMap` or a map path).
 
-    ``model`` is a bundle, a bundle folder/card path or a pretrained name. Returns a
+    ``model`` is a bundle, a bundle folder/card path or a pretrained name; ``tta``
+    averages over the 8 grid symmetries (:func:`tta_probabilities`). Returns a
     :class:`Prediction` with ``classes`` (rows, cols) uint8, ``probabilities``
     (rows, cols, K) float32 and ``entropy`` (rows, cols) float32 (softmax entropy / ln K).
     """
     bundle = load_model(model)
     ebsd = _as_map(ebsd)
-    probs = predict_probabilities(bundle, _inputs(bundle, ebsd), tile, overlap, ebsd.source)
+    if tta:
+        probs = tta_probabilities(bundle, ebsd, tile, overlap)
+    else:
+        probs = predict_probabilities(bundle, _inputs(bundle, ebsd), tile, overlap, ebsd.source)
     return wrap_probabilities(bundle, ebsd, probs)
 
 

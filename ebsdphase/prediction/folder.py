@@ -25,7 +25,7 @@ from ebsdphase.core.atomic import write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
-                                 wrap_probabilities)
+                                        tta_probabilities, wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
 
 __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
@@ -65,10 +65,14 @@ class PredictRun:
         return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
-def _outputs_for(out_dir: Path, stem: str, ctf: bool) -> list[Path]:
+def _outputs_for(out_dir: Path, stem: str, ctf: bool, grains: bool = False) -> list[Path]:
+    from ebsdphase.prediction.grains import SUFFIX as GRAINS_SUFFIX
+
     outs = [out_dir / f"{stem}{SUFFIX}", out_dir / f"{stem}{PNG_SUFFIX}"]
     if ctf:
         outs.append(out_dir / f"{stem}{CTF_SUFFIX}")
+    if grains:
+        outs.append(out_dir / f"{stem}{GRAINS_SUFFIX}")
     return outs
 
 
@@ -106,6 +110,9 @@ def predict_paths(
     batch_pixels: int = BATCH_PIXELS,
     progress: ProgressFactory = no_progress,
     on_map: Callable[[str, str], None] | None = None,
+    tta: bool = False,
+    grains: bool = False,
+    smooth: str | None = None,
 ) -> PredictRun:
     """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
 
@@ -115,11 +122,20 @@ def predict_paths(
     ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
     Small maps of equal padded size are predicted together (``batch_pixels`` per pass).
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
+    ``grains`` also writes ``<stem>.grains.csv`` (one row per grain, see
+    :mod:`ebsdphase.prediction.grains`) and grain-based fractions in ``fractions.csv``;
+    ``smooth="grains"`` gives every pixel its grain's phase.
+    ``tta`` averages each map over the 8 grid symmetries (8 forward passes per map,
+    :func:`ebsdphase.prediction.engine.tta_probabilities`).
     ``model=None`` takes the best pretrained model for the first readable map's channels
     (:func:`ebsdphase.models.pretrained.best_for`).
     """
     from ebsdphase.io.discover import expand_maps
     from ebsdphase.core.classes import map_stem
+
+    if smooth not in (None, "none", "grains"):
+        raise EbsdphaseError(f"smooth={smooth!r}: choose grains or none")
+    smooth = None if smooth == "none" else smooth
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -149,7 +165,9 @@ def predict_paths(
                 return
             t0 = time.perf_counter()
             try:
-                if tile is None:
+                if tta:
+                    probs = [tta_probabilities(bundle, p[2], tile, overlap) for p in pending]
+                elif tile is None:
                     probs = batched_probabilities(bundle, [p[3] for p in pending], [p[2].source for p in pending],
                                                   batch_pixels)
                 else:
@@ -169,8 +187,15 @@ def predict_paths(
                 t1 = time.perf_counter()
                 try:
                     pred = wrap_probabilities(bundle, ebsd, pr)
-                    run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf)
-                    run.fractions[stem] = _fraction_row(pred)
+                    table = None
+                    if grains or smooth == "grains":
+                        from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+
+                        table = grain_table(pred, ebsd)
+                        if smooth == "grains":
+                            pred = smooth_by_grains(pred, table)
+                    run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf, table if grains else None)
+                    run.fractions[stem] = _fraction_row(pred, table if grains else None)
                     if pred.outside_training:
                         run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
                                              + "; ".join(pred.outside_training))
@@ -186,10 +211,10 @@ def predict_paths(
             pending, pending_pixels = [], 0
 
         for stem, src in todo:
-            outs = _outputs_for(out, stem, ctf)
+            outs = _outputs_for(out, stem, ctf, grains)
             if not force and _up_to_date(src, outs):
                 try:
-                    run.fractions[stem] = _fraction_row_from_file(outs[0])
+                    run.fractions[stem] = _fraction_row_from_file(outs[0], outs[-1] if grains else None)
                     run.up_to_date.append(stem)
                     notify(stem, "up to date")
                     bar.advance()
@@ -207,11 +232,12 @@ def predict_paths(
             t_prep = time.perf_counter() - t0
             px = x.shape[0] * x.shape[1]
             # maps go through one by one unless they are small enough to share a pass
-            if pending and (tile is not None or pending_pixels + px > batch_pixels):
+            one_by_one = tile is not None or tta
+            if pending and (one_by_one or pending_pixels + px > batch_pixels):
                 flush()
             pending.append((stem, src, ebsd, x, t_prep))
             pending_pixels += px
-            if tile is not None or pending_pixels >= batch_pixels:
+            if one_by_one or pending_pixels >= batch_pixels:
                 flush()
         flush()
 
@@ -251,13 +277,17 @@ def _prepare(bundle, src: Path, stages: dict[str, float]):
     return ebsd, x
 
 
-def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool) -> list[Path]:
+def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool, table=None) -> list[Path]:
     from ebsdphase.plots import save_phase_map
 
     files = [write_prediction(out / f"{stem}{SUFFIX}", pred),
              save_phase_map(out / f"{stem}{PNG_SUFFIX}", pred.classes, pred.class_set)]
     if ctf:
         files.append(write_phase_ctf(out / f"{stem}{CTF_SUFFIX}", ebsd, pred))
+    if table is not None:
+        from ebsdphase.prediction.grains import SUFFIX as GRAINS_SUFFIX, write_grains_csv
+
+        files.append(write_grains_csv(out / f"{stem}{GRAINS_SUFFIX}", table))
     return files
 
 
@@ -295,29 +325,52 @@ def write_phase_ctf(path: str | os.PathLike, ebsd, pred: Prediction) -> Path:
     return write_map(out, p)
 
 
-def _fraction_row(pred: Prediction) -> dict:
+def _fraction_row(pred: Prediction, table=None) -> dict:
     fr = pred.fractions()
     n_idx = int(np.count_nonzero(pred.indexed)) if pred.indexed is not None else None
-    return {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"],
-            "outside_training": "; ".join(pred.outside_training)}
+    row = {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"],
+           "outside_training": "; ".join(pred.outside_training)}
+    if table is not None:
+        row["grains"] = table.fractions()
+    return row
 
 
-def _fraction_row_from_file(path: Path) -> dict:
+def _fraction_row_from_file(path: Path, grains_csv: Path | None = None) -> dict:
     from ebsdphase.prediction.result import read_prediction
 
-    return _fraction_row(read_prediction(path, probabilities=False))
+    row = _fraction_row(read_prediction(path, probabilities=False))
+    if grains_csv is not None:
+        row["grains"] = _grain_fractions_from_csv(grains_csv, list(row["all"]))
+    return row
+
+
+def _grain_fractions_from_csv(path: Path, names: list[str]) -> dict:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        area = {n: sum(float(r["area_um2"]) for r in rows if r["phase"] == n) for n in names}
+    except (OSError, KeyError, ValueError) as exc:
+        raise EbsdphaseError(f"{path}: unreadable grain table ({exc})") from None
+    total = sum(area.values())
+    return {"by_area": {n: area[n] / total if total else math.nan for n in names},
+            "by_count": {n: sum(r["phase"] == n for r in rows) / len(rows) if rows else math.nan for n in names}}
 
 
 def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    with_grains = any("grains" in r for r in rows.values())
     w.writerow(["map", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
-               + [f"{n}_indexed" for n in names] + ["outside_training"])
+               + [f"{n}_indexed" for n in names] + ["outside_training"]
+               + ([f"{n}_grain_area" for n in names] + [f"{n}_grain_count" for n in names] if with_grains else []))
     for stem, r in rows.items():
         idx = r["over_indexed"] or {}
+        g = r.get("grains") or {"by_area": {}, "by_count": {}}
         w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]
                    + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names]
-                   + [r.get("outside_training", "")])
+                   + [r.get("outside_training", "")]
+                   + ([_fmt(g["by_area"].get(n)) for n in names] + [_fmt(g["by_count"].get(n)) for n in names]
+                      if with_grains else []))
     write_text_atomic(path, buf.getvalue())
     return path
 

@@ -40,7 +40,9 @@ OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
 #: which barely moves a U-Net in 30 epochs.
 DEFAULT_LR = {"adadelta": 1.0, "adam": 1e-3}
-MONITORS = {"val_loss": "min", "val_accuracy": "max", "loss": "min", "accuracy": "max"}
+MONITORS = {"val_loss": "min", "val_accuracy": "max", "val_balanced_accuracy": "max", "loss": "min",
+            "accuracy": "max"}
+CLASS_WEIGHTS = ("balanced", "none")
 CHECKPOINT = Path("checkpoint") / "state.npz"
 CONFIG = "train.json"
 
@@ -78,10 +80,40 @@ def _split(ds, name: str, path: Path):
 # -- batches ---------------------------------------------------------------------------
 
 
+def class_weights(labels, n_classes: int, chunk: int = 64) -> np.ndarray:
+    """(n_classes,) pixel weights that give every class the same total weight in the loss
+    (inverse frequency, scaled so the labelled pixels weigh 1 on average); a class absent
+    from ``labels`` gets weight 1."""
+    counts = np.zeros(n_classes, np.int64)
+    for i in range(0, len(labels), chunk):
+        counts += np.bincount(np.asarray(labels[i:i + chunk]).ravel(), minlength=256)[:n_classes]
+    present = counts > 0
+    w = np.ones(n_classes, np.float64)
+    w[present] = counts[present].sum() / (present.sum() * counts[present])
+    return w.astype(np.float32)
+
+
+def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each crop of a batch turned by one of the 8 symmetries of the square, drawn afresh.
+    Only for inputs whose values do not depend on the grid's orientation (scalar channels,
+    KAM); quaternion inputs would have to turn with the grid (``prepare`` does that)."""
+    x, y = x.copy(), y.copy()
+    for i, code in enumerate(rng.integers(0, 8, len(x))):
+        k, flip = int(code) % 4, code >= 4
+        xi, yi = np.rot90(x[i], k, axes=(0, 1)), np.rot90(y[i], k, axes=(0, 1))
+        if flip:
+            xi, yi = xi[:, ::-1], yi[:, ::-1]
+        x[i], y[i] = xi, yi
+    return x, y
+
+
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
-                  jitter: list[int] | None = None):
+                  jitter: list[int] | None = None, weights: np.ndarray | None = None,
+                  dihedral: bool = False):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
-    percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`)."""
+    percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`);
+    ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
+    random symmetry of the square each epoch (square crops only)."""
     import keras
 
     from ebsdphase.features import relative_jitter
@@ -108,11 +140,17 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             if jitter:
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
             y = np.asarray(labels[idx.tolist()])
+            if dihedral:
+                x, y = _dihedral(x, y, np.random.default_rng([seed, self.epoch, index, 11]))
             known = y != UNLABELLED
             if np.any(y[known] >= n_classes):
                 raise EbsdphaseError(f"label {int(y[known].max())} in the dataset but only {n_classes} classes")
-            onehot = np.eye(n_classes, dtype=np.float32)[np.where(known, y, 0)]
-            return x, onehot, known.astype(np.float32)
+            cls = np.where(known, y, 0)
+            onehot = np.eye(n_classes, dtype=np.float32)[cls]
+            sample_weight = known.astype(np.float32)
+            if weights is not None:
+                sample_weight *= weights[cls]
+            return x, onehot, sample_weight
 
     return CropBatches()
 
@@ -174,6 +212,8 @@ def _run_keeper(run: "_Run"):
             row = {"epoch": epoch + 1}
             row.update({k: float(v) for k, v in sorted((logs or {}).items())
                         if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+            if run.val_batches is not None:
+                row["val_balanced_accuracy"] = _balanced_accuracy(model, run.val_batches)
             row["seconds"] = round(time.perf_counter() - run.epoch_started, 3)
             run.history.append(row)
             _write_history(run.run_dir / "history.csv", run.history)
@@ -195,6 +235,26 @@ def _run_keeper(run: "_Run"):
             run.save_checkpoint(model, epoch + 1)
 
     return RunKeeper()
+
+
+def _balanced_accuracy(model, batches) -> float:
+    """Mean recall of the classes over the labelled pixels of ``batches`` (unweighted)."""
+    k = None
+    cm = None
+    for i in range(len(batches)):
+        x, onehot, weight = batches[i]
+        pred = np.asarray(model.predict_on_batch(x)).argmax(-1)
+        true = onehot.argmax(-1)
+        known = np.asarray(weight) > 0
+        if cm is None:
+            k = onehot.shape[-1]
+            cm = np.zeros((k, k), np.int64)
+        np.add.at(cm, (true[known], pred[known]), 1)
+    if cm is None:
+        return float("nan")
+    rows = cm.sum(axis=1)
+    recall = np.diag(cm)[rows > 0] / rows[rows > 0]
+    return float(recall.mean()) if recall.size else float("nan")
 
 
 def _rich_progress(total_epochs: int, steps: int):
@@ -253,6 +313,7 @@ class _Run:
     patience: int
     config: dict
     train_batches: Any = None
+    val_batches: Any = None
     history: list = field(default_factory=list)
     best_value: float | None = None
     best_epoch: int | None = None
@@ -309,9 +370,10 @@ def _optimizer(name: str, learning_rate: float):
 
 def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architecture: str | None = None,
           params: dict | None = None, epochs: int | None = None, batch_size: int = 8,
-          optimizer: str = "adadelta", learning_rate: float | None = None, seed: int = 0,
-          patience: int = 10, monitor: str = "val_loss", name: str | None = None,
+          optimizer: str = "adam", learning_rate: float | None = None, seed: int = 0,
+          patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
+          class_weight: str = "balanced", dihedral: bool = True,
           callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
@@ -344,6 +406,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             raise EbsdphaseError(f"unknown optimizer {optimizer!r} (choose {', '.join(OPTIMIZERS)})")
         if monitor not in MONITORS:
             raise EbsdphaseError(f"cannot monitor {monitor!r} (choose {', '.join(MONITORS)})")
+        if class_weight not in CLASS_WEIGHTS:
+            raise EbsdphaseError(f"class_weight={class_weight!r}: choose {', '.join(CLASS_WEIGHTS)}")
         init_bundle = load_bundle(init) if init is not None else None
         if init_bundle is not None:
             if architecture not in (None, init_bundle.architecture):
@@ -364,6 +428,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "seed": int(seed),
             "patience": int(patience),
             "monitor": monitor,
+            "class_weight": class_weight,
+            "dihedral": bool(dihedral),
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
             "keras_backend": keras.backend.backend(),
@@ -401,7 +467,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
                              f"of {multiple}, which {config['architecture']} {config['params']} needs")
     monitor = config["monitor"]
     if val_x is None and monitor.startswith("val_"):
-        monitor = monitor[4:]  # no validation split: fall back to the training metric
+        # no validation split: fall back to the training metric (loss for balanced accuracy)
+        monitor = "loss" if monitor == "val_balanced_accuracy" else monitor[4:]
 
     keras.utils.set_random_seed(config["seed"])
     model = arch.create(channels, n_classes, config["params"])
@@ -428,10 +495,15 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
 
     labels_in = ds.recipe.channel_labels()
     jitter = [labels_in.index(c) for c in ds.recipe.relative_labels()]
+    # runs written before these options keep their behaviour on --resume
+    weights = class_weights(train_y, n_classes) if config.get("class_weight", "none") == "balanced" else None
+    turn = bool(config.get("dihedral", False)) and not any(c in labels_in for c in ("q0", "q1", "q2", "q3")) \
+        and train_x.shape[1] == train_x.shape[2]
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
-                                      jitter)
+                                      jitter, weights, turn)
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False)
            if val_x is not None else None)
+    run.val_batches = val
     callbacks = [_run_keeper(run)]
     if progress:
         callbacks.append(_rich_progress(config["epochs"], len(run.train_batches)))

@@ -40,3 +40,19 @@ def test_forest_baseline_needs_labels_and_is_deterministic():
     b = run_baseline("forest:bs", m, truth, seed=2)
     assert np.array_equal(a, b)
     assert agreement(a, truth) > 0.85
+
+
+def test_grain_threshold_takes_its_polarity_from_strokes_when_martensite_is_brighter():
+    import dataclasses
+
+    m, truth, _ = block_map(noise=20.0)
+    bright = dataclasses.replace(m, channels={"bs": (260.0 - m.channels["bs"]).astype(np.float32)}, cache={})
+    blind = run_baseline("grain-threshold:bs", bright)  # the DP default: high BS = ferrite
+    assert agreement(blind, truth) < 0.2
+    notes: dict = {}
+    pred = run_baseline("grain-threshold:bs", bright, truth, notes=notes)
+    assert agreement(pred, truth) > 0.99
+    assert notes["high_class"] == 1 and notes["polarity"] == "from strokes on the labels"
+    assert notes["stroke_means"][1] > notes["stroke_means"][0]
+    # on the ordinary map the strokes confirm the default
+    assert run_baseline("grain-threshold:bs", m, truth, notes=notes) is not None and notes["high_class"] == 0

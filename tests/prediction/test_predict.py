@@ -252,3 +252,27 @@ def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bu
     assert "step 1.5 um (trained on 0.05-0.5 um)" in rows["coarse"]["outside_training"]
     assert read_prediction(tmp_path / "out" / "coarse.phases.h5").outside_training == [
         "step 1.5 um (trained on 0.05-0.5 um)"]
+
+
+def test_tta_is_equivariant_under_every_grid_symmetry(bundle):
+    """Averaging over the 8 symmetries must make the answer turn with the map: predicting a
+    turned map with --tta gives the turned --tta prediction of the map."""
+    from ebsdphase.dataset.augment import by_name
+    from ebsdphase.prediction.engine import TTA_TRANSFORMS, predict
+
+    ebsd, _ = blob_map(21, shape=(40, 56))
+    ref = predict(ebsd, bundle, tta=True).probabilities
+    plain = predict(ebsd, bundle).probabilities
+    assert not np.allclose(ref, plain, atol=1e-4)  # the average is not the plain answer
+    grids = set()
+    for chain in TTA_TRANSFORMS:
+        m, expect = ebsd, ref
+        for name in chain:
+            m, expect = by_name(name).apply(m), by_name(name).rotate_grid(expect)
+        got = predict(m, bundle, tta=True).probabilities
+        np.testing.assert_allclose(got, expect, atol=2e-5)
+        probe = np.arange(40 * 56).reshape(40, 56)
+        for name in chain:
+            probe = by_name(name).rotate_grid(probe)
+        grids.add(probe.tobytes())
+    assert len(grids) == 8  # the 8 distinct symmetries of the square

@@ -149,7 +149,7 @@ def test_resume_gives_the_same_weights(dataset, reference_run, tmp_path):
 
 def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_run, tmp_path):
     """`train --init` starts from the trained weights: with a learning rate of 0 the first
-    validation loss is exactly the reference's best; nothing improves after it, so
+    validation score is exactly the reference's best; nothing improves after it, so
     `--patience 1` stops the run after the second epoch."""
     out = tmp_path / "finetuned"
     result = CliRunner().invoke(app, ["train", str(dataset), "-o", str(out), "--init", str(reference_run.run_dir),
@@ -159,7 +159,7 @@ def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
-    assert float(rows[0]["val_loss"]) == pytest.approx(reference_run.best_value, rel=1e-5)
+    assert float(rows[0]["val_balanced_accuracy"]) == pytest.approx(reference_run.best_value, rel=1e-5)
     assert float(rows[0]["val_accuracy"]) > 0.85
     card = json.loads((out / "finetuned.json").read_text())
     assert card["params"]["depth"] == 3 and card["provenance"]["init"].endswith("reference.json")
@@ -238,3 +238,31 @@ def test_example_plugin_trains_through_the_cli(dataset, tmp_path):
                               capture_output=True, text=True, env=env, timeout=180)
         assert pred.returncode == 0, pred.stderr
         assert (tmp_path / "pred" / "example_t2.phases.png").exists()
+
+
+def test_class_weights_make_a_rare_class_weigh_as_much_as_a_common_one():
+    from ebsdphase.training.loop import class_weights
+
+    labels = np.zeros((3, 10, 10), np.uint8)
+    labels[0, :1] = 1            # 10 pixels of class 1, 290 of class 0
+    labels[1, 5:] = 255          # unlabelled pixels count for nothing
+    w = class_weights(labels, 3)
+    n0, n1 = np.count_nonzero(labels == 0), np.count_nonzero(labels == 1)
+    assert w[0] * n0 == pytest.approx(w[1] * n1) and w[2] == 1.0  # absent class: weight 1
+    assert (w[0] * n0 + w[1] * n1) / (n0 + n1) == pytest.approx(1.0)
+
+
+def test_dihedral_turns_inputs_and_labels_together():
+    from ebsdphase.training.loop import _dihedral
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6, 6, 2)).astype(np.float32)
+    y = (x[..., 0] > 0).astype(np.uint8)
+    tx, ty = _dihedral(x, y, np.random.default_rng(1))
+    assert np.array_equal(ty, (tx[..., 0] > 0).astype(np.uint8))  # still aligned
+    assert not np.array_equal(tx, x)
+    # each crop is one of the 8 symmetries of the original
+    for a, b in zip(x, tx):
+        variants = [np.rot90(a, k, (0, 1)) for k in range(4)]
+        variants += [v[:, ::-1] for v in variants]
+        assert any(np.array_equal(v, b) for v in variants)

@@ -4,7 +4,8 @@ Specs are ``"<method>:<channels>"``:
 
 ``grain-threshold:CHANNEL`` or ``grain-threshold:CHANNEL=VALUE``
     grain-averaged channel, Otsu's threshold (or VALUE), see
-    :mod:`ebsdphase.evaluation.baselines.grain_threshold`. Needs no labels.
+    :mod:`ebsdphase.evaluation.baselines.grain_threshold`. Needs no labels; with labels its
+    polarity (which class is above the threshold) comes from strokes on them.
 ``forest:CHANNELS`` (e.g. ``forest:bs``, ``forest:bs+kam``)
     pixel random forest trained on strokes covering 1 % of the map's true labels, see
     :mod:`ebsdphase.evaluation.baselines.forest`. Needs the labels.
@@ -50,13 +51,14 @@ def parse_spec(spec: str) -> tuple[str, tuple[str, ...], float | None]:
 
 
 def run_baseline(spec: str, ebsd: "EBSDMap", labels: np.ndarray | None = None,
-                 seed: int = 0) -> np.ndarray:
-    """Classes (rows, cols uint8) of ``ebsd`` by the baseline ``spec`` (see module docstring)."""
+                 seed: int = 0, notes: dict | None = None) -> np.ndarray:
+    """Classes (rows, cols uint8) of ``ebsd`` by the baseline ``spec`` (see module docstring);
+    ``notes`` (a dict) receives what the baseline chose (threshold, polarity)."""
     method, channels, value = parse_spec(spec)
     if method == "grain-threshold":
         from ebsdphase.evaluation.baselines.grain_threshold import grain_threshold
 
-        return grain_threshold(ebsd, channels[0], value)
+        return grain_threshold(ebsd, channels[0], value, labels=labels, seed=seed, notes=notes)
     if labels is None:
         raise EbsdphaseError(f"baseline {spec!r} is trained on 1 % of the map's labels: give the labels")
     from ebsdphase.evaluation.baselines.forest import forest_baseline
