@@ -33,6 +33,8 @@ CONFIGS = {
     "adam-bal": dict(optimizer="adam", monitor="val_balanced_accuracy", class_weight="balanced", dihedral=False,
                      params={"depth": 5}),
     "default": dict(params={"depth": 5}),
+    "d3": dict(params={"depth": 3}),
+    "d3-f32": dict(params={"depth": 3, "filters": 32}),
     "scratch-qk": dict(params={"depth": 5}, channels="quality,kam,step"),
     "finetune": dict(init="dp-quality-kam", channels="quality,kam,step"),
 }
@@ -45,6 +47,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=None, help="keep the datasets and runs here")
+    ap.add_argument("--tta", action="store_true", help="predict the test part with --tta")
+    ap.add_argument("--smooth", action="store_true", help="also report the U-Nets with --smooth grains")
     args = ap.parse_args()
 
     import inspect
@@ -57,6 +61,7 @@ def main() -> None:
     from ebsdphase.evaluation.splits import REAL_SPLITS
     from ebsdphase.io import read_map
     from ebsdphase.prediction.engine import predict
+    from ebsdphase.prediction.grains import grain_table, smooth_by_grains
     from ebsdphase.training.loop import train
 
     data = shared_data_dir(Path(__file__))
@@ -83,9 +88,15 @@ def main() -> None:
             t0 = time.perf_counter()
             res = train(ds, run_dir, epochs=args.epochs, seed=args.seed, **kwargs)
             secs = time.perf_counter() - t0
-            m = evaluate(predict(test, res.bundle), truth, res_classes(res))
-            rows.append((split.name, f"U-Net {config}" + (f" (no {', '.join(skipped)} here)" if skipped else ""),
-                         m, f"{res.best_epoch}/{res.epochs_run}", f"{secs:.0f}"))
+            pred = predict(test, res.bundle, tta=args.tta)
+            label = f"U-Net {config}" + (" +tta" if args.tta else "") + \
+                (f" (no {', '.join(skipped)} here)" if skipped else "")
+            rows.append((split.name, label, evaluate(pred, truth, res_classes(res)),
+                         f"{res.best_epoch}/{res.epochs_run}", f"{secs:.0f}"))
+            if args.smooth:
+                smoothed = smooth_by_grains(pred, grain_table(pred, test))
+                rows.append((split.name, label + " +smooth grains", evaluate(smoothed, truth, res_classes(res)),
+                             f"{res.best_epoch}/{res.epochs_run}", f"{secs:.0f}"))
         for spec in (f"grain-threshold:{split.quality}", f"forest:{split.channels.replace(',', '+')}"):
             t0 = time.perf_counter()
             notes: dict = {}

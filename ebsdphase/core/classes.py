@@ -136,6 +136,18 @@ def read_classes(label_file: str | os.PathLike) -> ClassSet:
     """The class set in the sidecar of ``label_file``; the defaults when there is none."""
     p = Path(label_file)
     sidecar = sidecar_path(p)
-    if sidecar.exists():
-        return ClassSet.from_dict(json.loads(sidecar.read_text()))
-    return ClassSet()
+    if not sidecar.exists():
+        return ClassSet()
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EbsdphaseError(f"{sidecar}: not a readable label sidecar ({exc})") from None
+    names = data.get("classes") if isinstance(data, dict) else None
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+        raise EbsdphaseError(f"{sidecar}: 'classes' must list at least two class names, got "
+                             f"{names if isinstance(data, dict) else data!r}")
+    colours = data.get("colours", ())
+    try:
+        return ClassSet.from_dict({"classes": names, "colours": colours if len(colours) == len(names) else ()})
+    except (TypeError, ValueError) as exc:
+        raise EbsdphaseError(f"{sidecar}: bad class colours ({exc})") from None

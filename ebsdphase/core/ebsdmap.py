@@ -121,6 +121,26 @@ class EBSDMap:
         ids, counts = np.unique(self.phase_id, return_counts=True)
         return {int(i): int(c) for i, c in zip(ids, counts)}
 
+    # -- validity -----------------------------------------------------------------------
+    def impossible(self) -> str | None:
+        """What no real map can hold, or None: a step that is not a positive finite length,
+        negative phase ids, indexed pixels whose orientation is not a rotation (NaN,
+        infinite, or a quaternion far from unit length)."""
+        sx, sy = (float(s) for s in self.step)
+        if not (np.isfinite(sx) and np.isfinite(sy) and sx > 0 and sy > 0):
+            return f"step {sx:g} x {sy:g} um: a step must be a positive finite length"
+        if self.phase_id.size and int(self.phase_id.min()) < 0:
+            n = int(np.count_nonzero(self.phase_id < 0))
+            return f"{n} points have a negative phase id ({int(self.phase_id.min())})"
+        q = self.quaternions[self.indexed]
+        if q.size:
+            norm = np.sqrt(np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)))
+            bad = ~np.isfinite(norm) | (np.abs(norm - 1.0) > 1e-2)
+            if bad.any():
+                return (f"{int(bad.sum())} indexed points have orientations that are not rotations "
+                        "(NaN, infinite or not unit quaternions)")
+        return None
+
     # -- slicing ------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "EBSDMap":
         if not isinstance(key, tuple):

@@ -18,5 +18,10 @@ class MapReadError(EbsdphaseError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class ImpossibleValues(EbsdphaseError):
+    """Values no real map has (a negative step, NaN orientations, ...), found where the
+    data enter; the reader boundary adds the file name."""
+
+
 class EbsdphaseWarning(UserWarning):
     """A documented recovery (e.g. header/data size mismatch) the user should know about."""

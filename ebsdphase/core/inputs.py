@@ -22,7 +22,10 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
     seen: set[Path] = set()
 
     def add(p: Path) -> None:
-        key = p.resolve()
+        try:
+            key = p.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            key = p.absolute()
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -30,13 +33,26 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith(".") and accept(c))
+            found = []
+            for c in sorted(p.iterdir()):
+                if c.name.startswith("."):
+                    continue
+                if _broken_link(c):
+                    _note(f"{c}: skipped, a link that leads nowhere (loop or missing target)")
+                elif c.is_dir():
+                    if accept(c):  # a map format stored as a folder would say so
+                        found.append(c)
+                    else:
+                        _note(f"{c}: skipped, a sub-folder (folders are not searched recursively; "
+                              "name it or use a glob such as 'folder/*/*.ctf')")
+                elif c.is_file() and accept(c):
+                    found.append(c)
             if not found:
                 raise EbsdphaseError(f"{p}: folder holds no {what}")
             for c in found:
                 add(c)
-        elif p.exists():
-            add(p)
+        elif p.exists() or _broken_link(p):
+            add(p)  # named explicitly: reading it says what is wrong, the others go on
         elif glob.has_magic(str(item)):
             found = sorted(Path(g) for g in glob.glob(str(item)) if Path(g).is_file() and accept(Path(g)))
             if not found:
@@ -46,6 +62,22 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
         else:
             raise EbsdphaseError(f"{p}: no such file or folder")
     return out
+
+
+def _broken_link(p: Path) -> bool:
+    """A symlink whose target cannot be reached (a loop, or a missing target)."""
+    try:
+        return p.is_symlink() and not p.exists()
+    except OSError:
+        return True
+
+
+def _note(message: str) -> None:
+    import warnings
+
+    from ebsdphase.core.errors import EbsdphaseWarning
+
+    warnings.warn(message, EbsdphaseWarning, stacklevel=3)
 
 
 def example_map() -> Path:

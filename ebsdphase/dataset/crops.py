@@ -1,12 +1,14 @@
 """Cutting maps into square training crops (paper, section 3.3 and Fig. 3b).
 
-Border policy (``border="drop"``, the default and what the paper does): crops tile the
+Border policy (``border="drop"``, what the paper does and ``prepare``'s choice for a
+random crop split): crops tile the
 map from its top-left corner without overlap; the last partial row and column of crops
 (the strip narrower than the crop size along the bottom and right edges) is not used.
 Keeping crops strictly disjoint matters when crops are split at random (``--split-by
 crop``): an overlapping border crop would put the same pixels on both sides.
-``border="shift"`` adds a last row/column of crops shifted to end exactly at the border
-(overlapping their neighbour) for users who would rather not lose the strip.
+``border="shift"`` (``prepare``'s choice for map and block splits, where overlapping crops
+stay on one side) adds a last row/column of crops shifted to end exactly at the border
+(overlapping their neighbour), so no labelled strip is lost.
 
 Crops with more than ``max_unlabelled`` (default half) unlabelled pixels (255) are
 dropped: they would cost I/O and contribute almost nothing to the loss.

@@ -65,7 +65,7 @@ def prepare(
     split_by: str = "map",
     progress: Progress | None = None,
     *,
-    border: str = "drop",
+    border: str | None = None,
     max_unlabelled: float = 0.5,
     command: str | None = None,
 ) -> dict[str, Any]:
@@ -78,6 +78,9 @@ def prepare(
     :mod:`~ebsdphase.dataset.augment`, :mod:`~ebsdphase.dataset.crops` and
     :mod:`~ebsdphase.dataset.split` for the augmentation, border and split policies.
 
+    ``border=None``: ``"drop"`` for a random crop split (a shifted border crop would put the
+    same pixels on both sides), ``"shift"`` otherwise (the last row and column of crops end
+    at the map's edge, so a small map gives all its pixels).
     ``crop=None`` chooses the crop size from the maps (:func:`auto_crop`: 224 px, the
     paper's, unless a map is too small for four of them). With ``split_by="map"`` and a
     single labelled map, validation is a set of spatial blocks of that map
@@ -91,6 +94,8 @@ def prepare(
     if not 0.0 <= max_unlabelled <= 1.0:
         raise EbsdphaseError(f"max_unlabelled must be in [0, 1], got {max_unlabelled}")
     splitting.check(val, split_by)
+    if border is None:
+        border = "drop" if split_by == "crop" else "shift"
     crop_grid((2, 2), 2, border)  # validates the border policy early
     if not map_paths:
         raise EbsdphaseError("no map given (map_paths is empty)")

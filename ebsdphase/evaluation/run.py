@@ -120,7 +120,10 @@ def evaluate_predictions(
             elif classes.names != pred.class_set.names:
                 raise EbsdphaseError(f"{f}: classes {list(pred.class_set.names)} differ from "
                                      f"{list(classes.names)} of the other predictions")
-            per_map[stem] = evaluate(pred.classes, lab, pred.class_set, indexed=pred.indexed)
+            try:
+                per_map[stem] = evaluate(pred.classes, lab, pred.class_set, indexed=pred.indexed)
+            except EbsdphaseError as exc:
+                raise EbsdphaseError(f"{lab_file} against {f}: {exc}") from None
         except EbsdphaseError as exc:
             skipped[stem] = str(exc)
             continue

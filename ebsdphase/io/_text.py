@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.errors import EbsdphaseWarning, ImpossibleValues, MapReadError
 from ebsdphase.io import _grid
 
 # status codes returned by the numba parser
@@ -500,7 +500,11 @@ def place_on_grid(path: Path, x: np.ndarray, y: np.ndarray,
         raise MapReadError(path, "no data points")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise MapReadError(path, "x/y coordinates hold NaN or infinite values")
-    hsx, hsy = (s if s is not None and s > 0 else None for s in step)
+    hsx, hsy = (s if s is not None and math.isfinite(s) and s > 0 else None for s in step)
+    odd = [f"{s:g}" for s in step if s is not None and not (math.isfinite(s) and s > 0)]
+    if odd:
+        warnings.warn(f"{path}: header step {' x '.join(odd)} is not a length; the step of the x/y "
+                      "coordinates is used", EbsdphaseWarning, stacklevel=3)
     sx, sy = hsx, hsy
     if sx is None:
         sx = _data_step(x)
@@ -633,5 +637,13 @@ def euler_to_quaternions(e1: np.ndarray, e2: np.ndarray, e3: np.ndarray,
     out = np.empty((phase_id.size, 4), dtype=np.float32)
     scale = math.pi / 180.0 if degrees else 1.0
     e1, e2, e3 = (np.ascontiguousarray(e, np.float64).ravel() for e in (e1, e2, e3))
+    indexed = np.ascontiguousarray(phase_id).ravel() > 0
+    for e in (e1, e2, e3):
+        v = e[indexed] * scale
+        bad = ~np.isfinite(v) | (np.abs(v) > 4 * math.pi + 1e-3)
+        if bad.any():
+            raise ImpossibleValues(f"{int(bad.sum())} indexed points have Euler angles that are no angles "
+                                   f"(e.g. {e[indexed][bad][0]:g} {'deg' if degrees else 'rad'}; "
+                                   f"|angle| <= 4 pi expected)")
     _quats(e1, e2, e3, np.ascontiguousarray(phase_id).ravel(), scale, out)
     return out.reshape(shape + (4,))

@@ -46,7 +46,15 @@ def edax_phase_ids(phase: np.ndarray, euler: np.ndarray, ci: np.ndarray | None,
     if ci is not None:
         bad |= np.asarray(ci) < 0
     ids[bad] = 0
-    ids[ids < 0] = 0
+    negative = ids < 0
+    if negative.any():
+        import warnings
+
+        from ebsdphase.core.errors import EbsdphaseWarning
+
+        warnings.warn(f"{int(negative.sum())} points have a negative phase number ({int(ids[negative].min())}); "
+                      "they are read as not indexed", EbsdphaseWarning, stacklevel=3)
+        ids[negative] = 0
     return ids
 
 

@@ -43,8 +43,15 @@ def expand_maps(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Map files among ``inputs`` (files, folders, globs); of a two-file map (.cpr + .crc)
     only the first file is kept."""
     files = expand_inputs(inputs, is_map_file, what="map file")
-    have = {f.resolve() for f in files}
+    have = {_key(f) for f in files}
     return [f for f in files
             if not (f.suffix.lower() in COMPANIONS
-                    and any(f.with_suffix(s).resolve() in have
+                    and any(_key(f.with_suffix(s)) in have
                             for s in (COMPANIONS[f.suffix.lower()], COMPANIONS[f.suffix.lower()].upper())))]
+
+
+def _key(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: reading it reports it
+        return p.absolute()

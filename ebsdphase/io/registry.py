@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ebsdphase.core.ebsdmap import EBSDMap
-from ebsdphase.core.errors import MapReadError
+from ebsdphase.core.errors import ImpossibleValues, MapReadError
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ _BUILTIN_MODULES = (
     "ebsdphase.io.bruker_h5",
     "ebsdphase.io.native",
     "ebsdphase.io.grainfile",
+    "ebsdphase.io.channel5_txt",
 )
 _loaded = False
 
@@ -81,7 +83,8 @@ def read_map(path: str | os.PathLike) -> EBSDMap:
     """
     p = Path(path)
     if not p.exists():
-        raise MapReadError(p, "no such file")
+        raise MapReadError(p, "a symbolic link that leads nowhere (a loop or a missing target)"
+                          if p.is_symlink() else "no such file")
     if p.is_dir():
         raise MapReadError(p, "is a folder, not a map file")
     if p.stat().st_size == 0:
@@ -98,11 +101,21 @@ def read_map(path: str | os.PathLike) -> EBSDMap:
         candidates = sniffed
     fmt = candidates[0]
     try:
-        ebsd = fmt.read(p)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ebsd = fmt.read(p)
+        for w in caught:  # every reader warning names the file, whoever raised it
+            text = str(w.message)
+            warnings.warn(text if str(p) in text else f"{p}: {text}", w.category, stacklevel=2)
     except MapReadError:
         raise
+    except ImpossibleValues as exc:
+        raise MapReadError(p, str(exc)) from None
     except (ValueError, IndexError, KeyError, OSError, UnicodeDecodeError, EOFError) as exc:
         raise MapReadError(p, f"not a readable {fmt.name} file ({exc})") from exc
+    problem = ebsd.impossible()
+    if problem is not None:  # whatever the format: the boundary where values enter
+        raise MapReadError(p, problem)
     ebsd.source = str(p)
     ebsd.format = fmt.name
     return ebsd

@@ -158,10 +158,42 @@ def _read_card(path: Path) -> dict:
     missing = [k for k in _REQUIRED if k not in card]
     if missing:
         raise EbsdphaseError(f"{path}: model card lacks {', '.join(missing)}")
+    check_card(card, path)
     weights = path.parent / f"{card['name']}{WEIGHTS_SUFFIX}"
     if not weights.exists():
         raise EbsdphaseError(f"{path}: its weights {weights.name} are missing")
     return card
+
+
+def check_card(card: dict, path: Path) -> None:
+    """The card's schema, before any weight is loaded: a plain file name, an architecture
+    that exists with parameters of the right types in sane ranges, a valid recipe, and as
+    many class names as the network has outputs. Raises one-line :class:`EbsdphaseError`."""
+    from ebsdphase.features import ChannelRecipe
+    from ebsdphase.models.registry import get_architecture
+
+    name = card["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        # the name becomes a file name beside the card: never a path
+        raise EbsdphaseError(f"{path}: model name {name!r} is not a plain file name (letters, digits, . _ -)")
+    if not isinstance(card["architecture"], str):
+        raise EbsdphaseError(f"{path}: architecture must be a name, got {card['architecture']!r}")
+    if not isinstance(card["params"], dict):
+        raise EbsdphaseError(f"{path}: params must be a JSON object, got {card['params']!r}")
+    try:
+        get_architecture(card["architecture"]).resolve(card["params"])
+        if not isinstance(card["recipe"], dict):
+            raise EbsdphaseError(f"recipe must be a JSON object, got {card['recipe']!r}")
+        ChannelRecipe.from_dict(card["recipe"])
+    except EbsdphaseError as exc:
+        raise EbsdphaseError(f"{path}: {exc}") from None
+    classes = card["classes"]
+    names = classes.get("classes") if isinstance(classes, dict) else None
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+        raise EbsdphaseError(f"{path}: classes must list at least two class names, got {classes!r}")
+    n_out = card.get("n_classes", len(names))
+    if not isinstance(n_out, int) or n_out != len(names):
+        raise EbsdphaseError(f"{path}: {len(names)} class names for a network with {n_out} outputs")
 
 
 def _cards_in(folder: Path) -> list[Path]:

@@ -36,6 +36,10 @@ class Param:
     help: str = ""
     choices: tuple | None = None
     type: type | None = None  # inferred from ``default`` when omitted
+    #: inclusive bounds for numbers: a card with ``filters: 1000000`` is refused before
+    #: anything is built (XLA would abort the process allocating it)
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def kind(self) -> type:
@@ -58,6 +62,10 @@ class Param:
             raise EbsdphaseError(f"parameter {name!r} must be {kind.__name__}, got {value!r}") from None
         if self.choices is not None and out not in self.choices:
             raise EbsdphaseError(f"parameter {name!r} must be one of {list(self.choices)}, got {out!r}")
+        if isinstance(out, (int, float)) and not isinstance(out, bool):
+            if out != out or (self.minimum is not None and out < self.minimum) or \
+                    (self.maximum is not None and out > self.maximum):
+                raise EbsdphaseError(f"parameter {name!r} must be in [{self.minimum}, {self.maximum}], got {out!r}")
         return out
 
 
@@ -88,6 +96,9 @@ class Architecture:
         Unknown names are an error that lists the known ones.
         """
         out = self.defaults()
+        if params is not None and not isinstance(params, dict):
+            raise EbsdphaseError(f"architecture {self.name!r}: parameters must be a mapping of names to values, "
+                                 f"got {type(params).__name__}")
         for key, value in (params or {}).items():
             if key not in self.params:
                 known = ", ".join(self.params) or "none"

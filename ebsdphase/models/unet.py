@@ -80,9 +80,9 @@ ARCHITECTURE = Architecture(
     name="unet",
     build=build_unet,
     params={
-        "depth": Param(7, "convolutional steps: 3, 5 or 7 (7 = 3 down, bottleneck, 3 up)"),
-        "filters": Param(32, "filters of the top level; doubled at each level down"),
-        "dropout": Param(0.2, "dropout rate between the two convolutions of a step"),
+        "depth": Param(7, "convolutional steps: 3, 5 or 7 (7 = 3 down, bottleneck, 3 up)", minimum=1, maximum=15),
+        "filters": Param(32, "filters of the top level; doubled at each level down", minimum=1, maximum=512),
+        "dropout": Param(0.2, "dropout rate between the two convolutions of a step", minimum=0.0, maximum=0.95),
         "upsampling": Param("transpose", "2x2 up-sampling: learned transposed conv or nearest",
                             choices=("transpose", "nearest")),
     },

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ebsdphase.core.atomic import write_text_atomic
+from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error, write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
@@ -84,6 +84,20 @@ def _up_to_date(src: Path, outs: list[Path]) -> bool:
         return False
 
 
+def _writable(out: Path) -> None:
+    """Create ``out`` and check a file can be made in it: one output error (exit 2) before
+    any map, instead of every map failing on a read-only or missing place."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test.", suffix=".part"):
+            pass
+    except OSError as exc:
+        raise storage_error(out, exc) or EbsdphaseError(f"{out}: cannot write here ({exc.strerror or exc})") \
+            from None
+
+
 def _default_model(files: Sequence[Path]) -> str:
     """The best pretrained model for the channels of the first readable map."""
     from ebsdphase.io import read_map
@@ -142,7 +156,8 @@ def predict_paths(
     files = expand_maps(inputs)
     bundle = load_model(model if model is not None else _default_model(files))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
+    remove_stale_parts(out)  # left by a killed run
     run = PredictRun(out_dir=out, model=bundle.name, inputs=files)
     todo: list[tuple[str, Path]] = []
     stems: dict[str, Path] = {}
@@ -155,6 +170,9 @@ def predict_paths(
         todo.append((stem, f))
 
     notify = on_map or (lambda stem, status: None)
+    if any(force or not _up_to_date(src, _outputs_for(out, stem, ctf, grains)) for stem, src in todo):
+        # a bad model is one model error, before any map is read, not a failure per map
+        bundle.model  # noqa: B018 - builds the network and loads the weights
     with progress(len(todo), "predicting") as bar:
         pending: list[tuple[str, Path, Any, np.ndarray, float]] = []
         pending_pixels = 0
@@ -200,6 +218,8 @@ def predict_paths(
                         run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
                                              + "; ".join(pred.outside_training))
                     status = "done"
+                except OutputError:
+                    raise  # the place cannot take files: every other map would fail the same way
                 except Exception as exc:  # noqa: BLE001 - one bad map must not stop the run
                     run.failed[stem] = _one_line(src, exc)
                     status = "failed"
@@ -241,12 +261,36 @@ def predict_paths(
                 flush()
         flush()
 
-    # fractions.csv covers every map with outputs, in input order
+    # fractions.csv covers every map with outputs in the folder (earlier runs too), in
+    # input order first
     order = {stem: i for i, (stem, _) in enumerate(todo)}
     run.fractions = dict(sorted(run.fractions.items(), key=lambda kv: order.get(kv[0], 0)))
     if run.fractions:
-        run.fractions_file = _write_fractions(out / FRACTIONS_FILE, run.fractions, bundle.classes.names)
+        run.fractions_file = write_folder_fractions(out, run.fractions, bundle.classes.names)
     return run
+
+
+def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:
+    """Rewrite ``fractions.csv`` from this run's ``rows`` plus every other
+    ``<stem>.phases.h5`` in ``out`` (so it lists all maps there), under a lock so that two
+    runs writing into one folder cannot lose each other's rows."""
+    import fcntl
+
+    lock_path = out / ".fractions.lock"
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = dict(rows)
+        for f in sorted(out.glob(f"*{SUFFIX}")):
+            stem = f.name[: -len(SUFFIX)]
+            if stem in rows:
+                continue
+            try:
+                row = _fraction_row_from_file(f)
+            except EbsdphaseError:
+                continue  # being written by another run, or not ours
+            if list(row["all"]) == list(names):
+                rows[stem] = row
+        return _write_fractions(out / FRACTIONS_FILE, rows, names)
 
 
 def _one_line(src: Path, exc: BaseException) -> str:

@@ -360,6 +360,30 @@ class _Run:
         return int(meta["epochs_done"])
 
 
+#: what a run writes before its first checkpoint
+_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "checkpoint"}
+
+
+def _unstarted_run(run_dir: Path) -> bool:
+    """True for a run folder holding only what a run writes before its first checkpoint
+    (a run killed during its first epoch): nothing in it is worth keeping."""
+    if not run_dir.is_dir() or not (run_dir / CONFIG).exists() or (run_dir / CHECKPOINT).exists():
+        return False
+    names = {p.name for p in run_dir.iterdir() if not p.name.startswith(".")}
+    return names <= _EARLY_FILES
+
+
+def _clear_unstarted(run_dir: Path) -> None:
+    import shutil
+
+    for name in _EARLY_FILES:
+        p = run_dir / name
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            p.unlink()
+
+
 def _optimizer(name: str, learning_rate: float):
     import keras
 
@@ -390,8 +414,25 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.models.registry import get_architecture
 
+    import warnings
+
+    from ebsdphase.core.errors import EbsdphaseWarning
+
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG
+    unfinished = _unstarted_run(run_dir)
+    if resume and (unfinished or not (run_dir / CHECKPOINT).exists()) and config_path.exists():
+        # killed before its first epoch ended: nothing to continue, the saved settings restart it
+        warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
+                      "starting it afresh with its saved settings", EbsdphaseWarning, stacklevel=2)
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+        _clear_unstarted(run_dir)
+        return train(saved["dataset"], run_dir, architecture=saved["architecture"], params=saved["params"],
+                     epochs=int(epochs if epochs is not None else saved["epochs"]), batch_size=saved["batch_size"],
+                     optimizer=saved["optimizer"], learning_rate=saved["learning_rate"], seed=saved["seed"],
+                     patience=saved["patience"], monitor=saved["monitor"], name=saved["name"],
+                     init=saved.get("init"), progress=progress, class_weight=saved.get("class_weight", "none"),
+                     dihedral=saved.get("dihedral", False), callbacks=callbacks)
     if resume:
         if not config_path.exists():
             raise EbsdphaseError(f"{run_dir}: no run to resume ({CONFIG} missing)")
@@ -399,7 +440,11 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if epochs is not None:
             config["epochs"] = int(epochs)
     else:
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if unfinished:
+            warnings.warn(f"{run_dir}: holds a run that stopped before its first checkpoint; starting afresh",
+                          EbsdphaseWarning, stacklevel=2)
+            _clear_unstarted(run_dir)
+        elif run_dir.exists() and any(run_dir.iterdir()):
             raise EbsdphaseError(f"{run_dir}: folder is not empty; use resume=True to continue the run "
                                  "there or choose another output folder")
         if optimizer not in OPTIMIZERS:
