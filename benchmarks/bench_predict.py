@@ -37,7 +37,6 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=128)
     args = ap.parse_args()
 
-    import numpy as np
 
     from ebsdphase.features import ChannelRecipe
     from ebsdphase.io import write_map
@@ -56,7 +55,7 @@ def main() -> None:
         import ebsdphase.models  # noqa: F401 - picks the keras backend
         import keras
 
-        from ebsdphase.models.bundle import load_bundle, save_bundle
+        from ebsdphase.models.bundle import save_bundle
         from ebsdphase.models.unet import build_unet
 
         if args.model == "paper":

@@ -276,9 +276,10 @@ def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str
     runs writing into one folder cannot lose each other's rows."""
     import fcntl
 
-    lock_path = out / ".fractions.lock"
-    with open(lock_path, "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # the lock is taken on the folder itself: nothing is left behind to clean up
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         rows = dict(rows)
         for f in sorted(out.glob(f"*{SUFFIX}")):
             stem = f.name[: -len(SUFFIX)]
@@ -291,6 +292,8 @@ def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str
             if list(row["all"]) == list(names):
                 rows[stem] = row
         return _write_fractions(out / FRACTIONS_FILE, rows, names)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _one_line(src: Path, exc: BaseException) -> str:

@@ -278,11 +278,13 @@ def test_identity_crops_reassemble_into_the_source_map(tmp_path):
     np.testing.assert_array_equal(got_labels, labels)
 
 
-def test_border_strips_are_dropped_by_default(tmp_path):
+def test_border_strips_are_dropped_for_a_crop_split_and_kept_otherwise(tmp_path):
     m, labels = grain_map(20, 27, seed=7)
     path = write_pair(tmp_path, "a", m, labels)
-    s = prepare([path], None, "bs", tmp_path / "ds.h5", augment=False, crop=8, val=0.0)
-    assert s["splits"]["train"]["crops"] == 2 * 3
+    s = prepare([path], None, "bs", tmp_path / "ds.h5", augment=False, crop=8, val=0.0, split_by="crop")
+    assert s["splits"]["train"]["crops"] == 2 * 3  # disjoint crops: none on both sides
+    s = prepare([path], None, "bs", tmp_path / "ds2.h5", augment=False, crop=8, val=0.0)
+    assert s["splits"]["train"]["crops"] == 3 * 4  # a last row and column shifted to the border
 
 
 def _maps(tmp_path, n, shape=(24, 32)):
@@ -295,7 +297,7 @@ def _maps(tmp_path, n, shape=(24, 32)):
 
 def test_split_by_map_never_puts_one_map_on_both_sides(tmp_path):
     paths = _maps(tmp_path, 5)
-    s = prepare(paths, None, "bs", tmp_path / "ds.h5", crop=8, val=0.4, seed=3, split_by="map")
+    s = prepare(paths, None, "bs", tmp_path / "ds.h5", crop=8, val=0.4, seed=3, split_by="map", border="drop")
     with open_dataset(tmp_path / "ds.h5") as ds:
         train = set(ds.provenance("train")["map"])
         val = set(ds.provenance("val")["map"])

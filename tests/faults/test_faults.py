@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from _tinymodel import blob_map, tiny_bundle
-from ebsdphase import EbsdphaseError, MapReadError, read_map, write_map
+from ebsdphase import MapReadError, read_map, write_map
 from ebsdphase.cli.main import app
 
 
@@ -266,7 +266,6 @@ def test_10_impossible_values_are_refused_where_they_enter(tmp_path):
 
 # 11 --------------------------------------------------------------------------------------
 def test_11_labels_with_a_class_too_many_name_the_label_file(tmp_path):
-    from ebsdphase.core.classes import write_labels
     from ebsdphase.prediction.result import from_probabilities, write_prediction
 
     truth = np.zeros((8, 8), np.uint8)
