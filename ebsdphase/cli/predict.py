@@ -31,8 +31,9 @@ def command(
     force: bool = typer.Option(False, "--force", help="Predict again maps whose outputs are up to date."),
     grains: bool = typer.Option(False, "--grains", help="Also write <stem>.grains.csv (grain, area um^2, "
                                 "centroid, phase, mean probability, KAM, quality) and grain fractions."),
-    smooth: str = typer.Option("none", "--smooth", help="'grains': every pixel takes its grain's phase "
-                               "(grains at 2 deg); 'none' (default)."),
+    smooth: str = typer.Option("card", "--smooth", help="'grains': every pixel takes its grain's phase "
+                               "(grains at 2 deg); 'none': pixel answers; 'card' (default): what the "
+                               "model's card says (models made by `train` smooth by grains)."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "
                              "the grid (orientations turned with it); 8x the inference time."),
 ) -> None:

@@ -29,6 +29,8 @@ def command(
                                 "majority-class model cannot win), val_loss or val_accuracy."),
     class_weight: str = typer.Option("balanced", "--class-weight", help="balanced (default: every class weighs "
                                      "the same in the loss, however rare) or none (the paper's)."),
+    smooth: str = typer.Option("grains", "--smooth", help="How `predict` post-processes this model's answers "
+                               "(recorded in the card): 'grains' (default; each grain one phase) or 'none'."),
     dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
                                   "symmetry of the square each epoch (inputs without quaternions)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
@@ -52,7 +54,7 @@ def command(
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
-                       dihedral=dihedral)
+                       dihedral=dihedral, smooth=smooth)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

@@ -90,6 +90,12 @@ class Bundle:
         return domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
 
     @property
+    def smooth(self) -> str | None:
+        """The post-processing the model was trained for ("grains"), or None."""
+        value = self.card.get("smooth")
+        return value if value in ("grains",) else None
+
+    @property
     def metrics(self) -> dict:
         return dict(self.card.get("metrics") or {})
 
@@ -236,8 +242,11 @@ def _plain(obj: Any) -> Any:
 
 def save_bundle(model, folder, name: str, architecture: str, params: dict | None, recipe, classes,
                 provenance: dict | None = None, metrics: dict | None = None,
-                training_ranges: dict | None = None) -> Path:
+                training_ranges: dict | None = None, smooth: str | None = None) -> Path:
     """Write ``<folder>/<name>.weights.h5`` and ``<folder>/<name>.json``; return the card path.
+
+    ``smooth`` ("grains" or None) is how the model's pixel answers are meant to be post-
+    processed; ``predict`` applies it unless told otherwise.
 
     ``recipe`` and ``classes`` may be a ChannelRecipe / ClassSet or their dicts. The weights
     are copied into a fresh, uncompiled copy of the network before saving, so the file
@@ -288,6 +297,8 @@ def save_bundle(model, folder, name: str, architecture: str, params: dict | None
         "metrics": metrics or {},
         "ebsdphase_version": ebsdphase.__version__,
     }
+    if smooth not in (None, "none"):
+        card["smooth"] = smooth
     if training_ranges:
         # the step, indexing and KAM ranges of the training maps (ebsdphase.models.domain)
         card["training_ranges"] = training_ranges

@@ -189,11 +189,14 @@ def tta_probabilities(bundle, ebsd, tile: int | None = None, overlap: int = 0) -
     return acc
 
 
-def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = False) -> Prediction:
+def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = False,
+            smooth: str | None = "card") -> Prediction:
     """Predict the phase of every pixel of ``ebsd`` (an :class:`EBSDMap` or a map path).
 
     ``model`` is a bundle, a bundle folder/card path or a pretrained name; ``tta``
-    averages over the 8 grid symmetries (:func:`tta_probabilities`). Returns a
+    averages over the 8 grid symmetries (:func:`tta_probabilities`); ``smooth``: "grains"
+    gives every grain the phase of its pixels' mean probability, None or "none" keeps the
+    pixel answers, "card" (default) does what the model's card says. Returns a
     :class:`Prediction` with ``classes`` (rows, cols) uint8, ``probabilities``
     (rows, cols, K) float32 and ``entropy`` (rows, cols) float32 (softmax entropy / ln K).
     """
@@ -203,7 +206,27 @@ def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = 
         probs = tta_probabilities(bundle, ebsd, tile, overlap)
     else:
         probs = predict_probabilities(bundle, _inputs(bundle, ebsd), tile, overlap, ebsd.source)
-    return wrap_probabilities(bundle, ebsd, probs)
+    return postprocess(bundle, ebsd, wrap_probabilities(bundle, ebsd, probs), smooth)
+
+
+def resolve_smooth(bundle, smooth: str | None) -> str | None:
+    """"card" -> the model's own choice; "none" -> None; else checked."""
+    if smooth == "card":
+        return bundle.smooth
+    if smooth in (None, "none"):
+        return None
+    if smooth != "grains":
+        raise EbsdphaseError(f"smooth={smooth!r}: choose grains, none or card")
+    return smooth
+
+
+def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card") -> Prediction:
+    """``pred`` smoothed by grains when ``smooth`` (or the card) asks for it."""
+    if resolve_smooth(bundle, smooth) != "grains":
+        return pred
+    from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+
+    return smooth_by_grains(pred, grain_table(pred, ebsd))
 
 
 def predict_many(maps: Sequence, model, batch_pixels: int = BATCH_PIXELS) -> list[Prediction]:

@@ -25,7 +25,7 @@ from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
-                                        tta_probabilities, wrap_probabilities)
+                                        resolve_smooth, tta_probabilities, wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
 
 __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
@@ -126,7 +126,7 @@ def predict_paths(
     on_map: Callable[[str, str], None] | None = None,
     tta: bool = False,
     grains: bool = False,
-    smooth: str | None = None,
+    smooth: str | None = "card",
 ) -> PredictRun:
     """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
 
@@ -138,7 +138,9 @@ def predict_paths(
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
     ``grains`` also writes ``<stem>.grains.csv`` (one row per grain, see
     :mod:`ebsdphase.prediction.grains`) and grain-based fractions in ``fractions.csv``;
-    ``smooth="grains"`` gives every pixel its grain's phase.
+    ``smooth="grains"`` gives every pixel its grain's phase, ``"none"`` keeps the pixel
+    answers, ``"card"`` (default) does what the model's card says (``train`` records
+    ``grains``; the pretrained models record nothing).
     ``tta`` averages each map over the 8 grid symmetries (8 forward passes per map,
     :func:`ebsdphase.prediction.engine.tta_probabilities`).
     ``model=None`` takes the best pretrained model for the first readable map's channels
@@ -147,14 +149,12 @@ def predict_paths(
     from ebsdphase.io.discover import expand_maps
     from ebsdphase.core.classes import map_stem
 
-    if smooth not in (None, "none", "grains"):
-        raise EbsdphaseError(f"smooth={smooth!r}: choose grains or none")
-    smooth = None if smooth == "none" else smooth
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = expand_maps(inputs)
     bundle = load_model(model if model is not None else _default_model(files))
+    smooth = resolve_smooth(bundle, smooth)
     out = Path(out_dir)
     _writable(out)
     remove_stale_parts(out)  # left by a killed run

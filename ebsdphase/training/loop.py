@@ -331,7 +331,8 @@ class _Run:
                                 "learning_rate": self.config["learning_rate"],
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init")},
-                    metrics=metrics, training_ranges=self.training_ranges)
+                    metrics=metrics, training_ranges=self.training_ranges,
+                    smooth=self.config.get("smooth"))
 
     def save_checkpoint(self, model, epochs_done: int) -> None:
         meta = {"epochs_done": epochs_done, "history": self.history, "best_value": self.best_value,
@@ -397,7 +398,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           optimizer: str = "adam", learning_rate: float | None = None, seed: int = 0,
           patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
-          class_weight: str = "balanced", dihedral: bool = True,
+          class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
@@ -432,7 +433,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
                      optimizer=saved["optimizer"], learning_rate=saved["learning_rate"], seed=saved["seed"],
                      patience=saved["patience"], monitor=saved["monitor"], name=saved["name"],
                      init=saved.get("init"), progress=progress, class_weight=saved.get("class_weight", "none"),
-                     dihedral=saved.get("dihedral", False), callbacks=callbacks)
+                     dihedral=saved.get("dihedral", False), smooth=saved.get("smooth"), callbacks=callbacks)
     if resume:
         if not config_path.exists():
             raise EbsdphaseError(f"{run_dir}: no run to resume ({CONFIG} missing)")
@@ -475,6 +476,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "monitor": monitor,
             "class_weight": class_weight,
             "dihedral": bool(dihedral),
+            "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
             "keras_backend": keras.backend.backend(),

@@ -57,3 +57,29 @@ def test_smoothing_by_grains_gives_each_grain_one_phase(tmp_path):
     gid = np.asarray(grains(ebsd, 2.0, 5))
     for g in np.unique(gid[gid >= 0])[:200]:
         assert len(np.unique(pred.classes[gid == g])) == 1
+
+
+def test_a_card_that_asks_for_grain_smoothing_gets_it_unless_told_otherwise(tmp_path_factory, tmp_path):
+    import json
+    import shutil
+
+    from _tinymodel import tiny_bundle
+    from ebsdphase.crystal import grains
+    from ebsdphase.prediction.engine import predict
+
+    card = tiny_bundle(tmp_path_factory)
+    data = json.loads(card.read_text())
+    data["smooth"] = "grains"
+    (tmp_path / "tiny.json").write_text(json.dumps(data))
+    shutil.copy(card.parent / "tiny.weights.h5", tmp_path / "tiny.weights.h5")
+    ebsd = read_map(example_map())
+    gid = np.asarray(grains(ebsd, 2.0, 5))
+    multi = [g for g in np.unique(gid[gid >= 0]) if (gid == g).sum() > 20][:100]
+
+    def phases_per_grain(classes):
+        return max(len(np.unique(classes[gid == g])) for g in multi)
+
+    assert phases_per_grain(predict(ebsd, tmp_path / "tiny.json").classes) == 1  # the card's choice
+    pixels = predict(ebsd, tmp_path / "tiny.json", smooth="none").classes
+    assert phases_per_grain(pixels) > 1
+    np.testing.assert_array_equal(predict(ebsd, card).classes, pixels)  # no request in the card

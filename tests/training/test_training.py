@@ -90,7 +90,7 @@ def test_tiny_run_learns(reference_run):
     with open(r.run_dir / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(x["epoch"]) for x in rows] == list(range(1, EPOCHS + 1))
-    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(rows[0])
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy", "seconds"} <= set(rows[0])
     assert (r.run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # the kept model is the best-validation epoch, and its card says so
@@ -98,9 +98,10 @@ def test_tiny_run_learns(reference_run):
 
     bundle = load_bundle(r.run_dir)
     assert bundle.card["provenance"]["epoch"] == r.best_epoch
-    best_row = min(r.history, key=lambda row: row["val_loss"])
+    best_row = max(r.history, key=lambda row: row["val_balanced_accuracy"])  # the default monitor
     assert r.best_epoch == best_row["epoch"]
-    assert bundle.metrics["val_loss"] == pytest.approx(best_row["val_loss"])
+    assert bundle.metrics["val_balanced_accuracy"] == pytest.approx(best_row["val_balanced_accuracy"])
+    assert bundle.smooth == "grains"  # predict will vote per grain, as the defaults were measured
     assert bundle.card["recipe"]["names"] == ["bs", "kam"]
     assert bundle.params["depth"] == 3 and bundle.multiple == 2
 
