@@ -201,3 +201,101 @@ def _savefig(fig, path: str | os.PathLike) -> Path:
 
         plt.close(fig)
     return p
+
+
+def _nice_length(width_um: float) -> float:
+    """A round scale-bar length near a fifth of the map width (1, 2 or 5 x 10^k um)."""
+    target = max(width_um / 5.0, 1e-6)
+    k = np.floor(np.log10(target))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10 ** k <= target:
+            return float(m * 10 ** k)
+    return float(10 ** k)
+
+
+def _scalebar(ax, length_um: float, step_um: float, colour: str = "white") -> None:
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    label = f"{length_um:g} µm"
+    bar = AnchoredSizeBar(ax.transData, length_um / step_um, label, "lower right", pad=0.4, color=colour,
+                          frameon=False, size_vertical=max(1.0, 0.012 * ax.get_ylim()[0]), label_top=True)
+    bar.set_gid(f"scalebar:{length_um:g}")
+    ax.add_artist(bar)
+
+
+def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
+    """``<stem>.figure.png``: the inputs a metallurgist checks a phase map against, beside it.
+
+    Panels: the quality channel (BS, IQ or BC), KAM (degrees, colour bar), IPF-Z (cubic key
+    inset), the phase map (class colours, legend, fractions in the title) and the per-pixel
+    uncertainty (normalised entropy, colour bar); each with a scale bar in micrometres.
+    Class images use nearest-neighbour rendering. The legend entries and the scale-bar
+    length are stored in the PNG's text chunks (``ebsdphase:legend``,
+    ``ebsdphase:scalebar_um``) for tools and tests.
+    """
+    import json
+
+    from matplotlib.patches import Patch
+
+    from ebsdphase.crystal import kam
+    from ebsdphase.crystal.ipf import ipf_colours, key_triangle
+    from ebsdphase.features import quality_source
+
+    plt = _pyplot()
+    rows, cols = ebsd.shape
+    step = float(ebsd.step[0])
+    length = _nice_length(cols * step)
+    qname = quality_source(ebsd)
+    panels = 5 if qname else 4
+    aspect = rows / max(cols, 1)
+    fig, axes = plt.subplots(1, panels, figsize=(3.4 * panels, 3.4 * aspect + 1.2), dpi=120,
+                             constrained_layout=True)
+    axes = list(np.atleast_1d(axes))
+    i = 0
+    if qname:
+        v = np.where(ebsd.indexed, ebsd.channels[qname], np.nan)
+        im = axes[i].imshow(v, cmap="gray", interpolation="nearest")
+        fig.colorbar(im, ax=axes[i], shrink=0.8, label=qname.upper())
+        axes[i].set_title(f"pattern quality ({qname.upper()})", fontsize=9)
+        i += 1
+    k = np.where(ebsd.indexed, kam(ebsd, 1, 3.0), np.nan)
+    im = axes[i].imshow(k, cmap="viridis", vmin=0, vmax=max(1.0, float(np.nanpercentile(k, 99)) if np.isfinite(k).any() else 1.0),
+                        interpolation="nearest")
+    fig.colorbar(im, ax=axes[i], shrink=0.8, label="KAM (deg)")
+    axes[i].set_title("KAM 3x3, 3 deg", fontsize=9)
+    i += 1
+    axes[i].imshow(ipf_colours(ebsd.quaternions, ebsd.indexed), interpolation="nearest")
+    axes[i].set_title("IPF-Z (cubic)", fontsize=9)
+    rgba, extent = key_triangle()
+    inset = axes[i].inset_axes([0.70, 0.70, 0.28, 0.28])
+    inset.imshow(rgba, origin="lower", extent=extent, interpolation="nearest")
+    for label, (x, y) in (("001", (0.0, 0.0)), ("101", (0.41, 0.0)), ("111", (0.366, 0.366))):
+        inset.text(x, y, label, fontsize=6, color="white", ha="center", va="bottom")
+    inset.set_axis_off()
+    i += 1
+    classes = pred.class_set
+    axes[i].imshow(classes.colourize(np.asarray(pred.classes, np.uint8)), interpolation="nearest")
+    fr = pred.fractions()["all"]
+    axes[i].set_title("phases: " + ", ".join(f"{n} {100 * fr[n]:.1f} %" for n in classes.names), fontsize=9)
+    legend = [f"{n} ({100 * fr[n]:.1f} %)" for n in classes.names]
+    axes[i].legend(handles=[Patch(color=np.array(c) / 255, label=lab) for c, lab in zip(classes.colours, legend)],
+                   loc="upper left", fontsize=7, framealpha=0.85)
+    i += 1
+    im = axes[i].imshow(pred.entropy, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=axes[i], shrink=0.8, label="uncertainty (entropy / ln K)")
+    axes[i].set_title("uncertainty", fontsize=9)
+    for ax in axes:
+        _scalebar(ax, length, step)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    p = Path(path)
+    meta = {"ebsdphase:legend": json.dumps(legend), "ebsdphase:scalebar_um": f"{length:g}",
+            "ebsdphase:panels": json.dumps([ax.get_title() for ax in axes])}
+    try:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format="png", metadata=meta)
+    finally:
+        plt.close(fig)
+    return p

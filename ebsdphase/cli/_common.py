@@ -55,6 +55,24 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
+def short_name(name: str, width: int) -> str:
+    """``name`` cut to ``width`` characters with an ellipsis in the middle (the start and the
+    end of a map name are what tell maps apart: 'Arcelor_M1…ED_gf1'); full names stay in
+    the CSV files."""
+    if len(name) <= width or width < 5:
+        return name
+    keep = width - 1
+    head = (keep + 1) // 2
+    return name[:head] + "…" + name[len(name) - (keep - head):]
+
+
+def name_width(other_columns: list[str], minimum: int = 12) -> int:
+    """How wide the map-name column may be so the table fits the terminal: the width left
+    after the other columns' headers (each kept whole) and the borders."""
+    used = sum(max(len(line) for line in h.split("\n")) + 3 for h in other_columns) + 4
+    return max(minimum, console.width - used)
+
+
 def percent(v: float | None, digits: int = 2) -> str:
     """A fraction as a percentage for the tables; '-' where there is none (None or NaN)."""
     return "-" if v is None or v != v else f"{100 * v:.{digits}f}"

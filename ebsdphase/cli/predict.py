@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ebsdphase.cli._common import (EXIT_BAD_INPUT, console, error, finish_report, handle_errors, percent,
-                                   progress_bar, warn)
+from ebsdphase.cli._common import (EXIT_BAD_INPUT, console, error, finish_report, handle_errors, name_width,
+                                   percent, progress_bar, short_name, warn)
 
 
 @handle_errors
@@ -34,6 +34,8 @@ def command(
     smooth: str = typer.Option("card", "--smooth", help="'grains': every pixel takes its grain's phase "
                                "(grains at 2 deg); 'none': pixel answers; 'card' (default): what the "
                                "model's card says (models made by `train` smooth by grains)."),
+    figure: bool = typer.Option(False, "--figure", help="Also write <stem>.figure.png: quality, KAM, IPF-Z, "
+                                "the phases with a legend and the uncertainty, with scale bars."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "
                              "the grid (orientations turned with it); 8x the inference time."),
 ) -> None:
@@ -47,7 +49,7 @@ def command(
         error("no maps given: name map files, folders or globs, or --example")
         raise typer.Exit(EXIT_BAD_INPUT)
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
-                        tta=tta, grains=grains, smooth=smooth)
+                        tta=tta, grains=grains, smooth=smooth, figures=figure)
     if model is None:
         console.print(f"model: {run.model} (the best pretrained model for these maps' channels)")
     print_run(run)
@@ -57,23 +59,23 @@ def command(
 
 
 def print_run(run) -> None:
-    names = None
+    rows = list(run.fractions.items())
+    if not rows:
+        return
+    names = list(rows[0][1]["all"])
+    # two-line headers keep every header whole in 80 columns
+    headers = [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names] + ["time\ns"]
+    width = name_width(headers)
     table = Table(title=f"Phase fractions (model {run.model})", title_justify="left")
-    table.add_column("map", overflow="fold")
-    for stem, row in run.fractions.items():
-        if names is None:
-            names = list(row["all"])
-            for n in names:
-                table.add_column(f"{n} %", justify="right")
-            for n in names:
-                table.add_column(f"{n} % indexed", justify="right")
-            table.add_column("time s", justify="right")
+    table.add_column("map", no_wrap=True, max_width=width)
+    for h in headers:
+        table.add_column(h, justify="right", no_wrap=True)
+    for stem, row in rows:
         idx = row["over_indexed"] or {}
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"
-        table.add_row(stem, *[percent(row["all"][n], 1) for n in names],
+        table.add_row(short_name(stem, width), *[percent(row["all"][n], 1) for n in names],
                       *[percent(idx.get(n), 1) for n in names], status)
-    if names is not None:
-        console.print(table)
+    console.print(table)
 
 
 def _counts(run) -> str:

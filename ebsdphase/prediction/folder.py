@@ -35,6 +35,7 @@ __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
 BCC_IRON = (2.8665, 2.8665, 2.8665, 90.0, 90.0, 90.0)
 BCC_SPACE_GROUP = 229
 CTF_SUFFIX = ".phases.ctf"
+FIGURE_SUFFIX = ".figure.png"
 FRACTIONS_FILE = "fractions.csv"
 
 
@@ -65,12 +66,14 @@ class PredictRun:
         return EXIT_PARTIAL if self.failed else EXIT_OK
 
 
-def _outputs_for(out_dir: Path, stem: str, ctf: bool, grains: bool = False) -> list[Path]:
+def _outputs_for(out_dir: Path, stem: str, ctf: bool, grains: bool = False, figures: bool = False) -> list[Path]:
     from ebsdphase.prediction.grains import SUFFIX as GRAINS_SUFFIX
 
     outs = [out_dir / f"{stem}{SUFFIX}", out_dir / f"{stem}{PNG_SUFFIX}"]
     if ctf:
         outs.append(out_dir / f"{stem}{CTF_SUFFIX}")
+    if figures:
+        outs.append(out_dir / f"{stem}{FIGURE_SUFFIX}")
     if grains:
         outs.append(out_dir / f"{stem}{GRAINS_SUFFIX}")
     return outs
@@ -127,6 +130,7 @@ def predict_paths(
     tta: bool = False,
     grains: bool = False,
     smooth: str | None = "card",
+    figures: bool = False,
 ) -> PredictRun:
     """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
 
@@ -141,6 +145,8 @@ def predict_paths(
     ``smooth="grains"`` gives every pixel its grain's phase, ``"none"`` keeps the pixel
     answers, ``"card"`` (default) does what the model's card says (``train`` records
     ``grains``; the pretrained models record nothing).
+    ``figures`` also writes ``<stem>.figure.png`` (quality, KAM, IPF-Z, phases with legend,
+    uncertainty; scale bars; :func:`ebsdphase.plots.map_figure`).
     ``tta`` averages each map over the 8 grid symmetries (8 forward passes per map,
     :func:`ebsdphase.prediction.engine.tta_probabilities`).
     ``model=None`` takes the best pretrained model for the first readable map's channels
@@ -170,7 +176,7 @@ def predict_paths(
         todo.append((stem, f))
 
     notify = on_map or (lambda stem, status: None)
-    if any(force or not _up_to_date(src, _outputs_for(out, stem, ctf, grains)) for stem, src in todo):
+    if any(force or not _up_to_date(src, _outputs_for(out, stem, ctf, grains, figures)) for stem, src in todo):
         # a bad model is one model error, before any map is read, not a failure per map
         bundle.model  # noqa: B018 - builds the network and loads the weights
     with progress(len(todo), "predicting") as bar:
@@ -213,6 +219,11 @@ def predict_paths(
                         if smooth == "grains":
                             pred = smooth_by_grains(pred, table)
                     run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf, table if grains else None)
+                    if figures:
+                        from ebsdphase.plots import map_figure
+
+                        run.outputs[stem].append(map_figure(out / f"{stem}{FIGURE_SUFFIX}", ebsd, pred,
+                                                            title=f"{stem} ({bundle.name})"))
                     run.fractions[stem] = _fraction_row(pred, table if grains else None)
                     if pred.outside_training:
                         run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
@@ -231,7 +242,7 @@ def predict_paths(
             pending, pending_pixels = [], 0
 
         for stem, src in todo:
-            outs = _outputs_for(out, stem, ctf, grains)
+            outs = _outputs_for(out, stem, ctf, grains, figures)
             if not force and _up_to_date(src, outs):
                 try:
                     run.fractions[stem] = _fraction_row_from_file(outs[0], outs[-1] if grains else None)

@@ -276,3 +276,39 @@ def test_tta_is_equivariant_under_every_grid_symmetry(bundle):
             probe = by_name(name).rotate_grid(probe)
         grids.add(probe.tobytes())
     assert len(grids) == 8  # the 8 distinct symmetries of the square
+
+
+def test_at_80_columns_the_table_has_one_row_per_map_and_whole_headers(bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    names = ["Arcelor_M1700_CROPPED_gf1_with_a_name_far_too_long_for_a_column", "short"]
+    for i, n in enumerate(names):
+        write_map(blob_map(60 + i, shape=(24, 32))[0], maps / f"{n}.ebsd.h5")
+    res = CliRunner().invoke(app, ["predict", str(maps), "--model", str(bundle.card_path), "-o", str(tmp_path / "o")],
+                             env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    body = [line for line in res.output.splitlines() if line.startswith("│")]
+    assert len(body) == 2 and all(len(line) <= 80 for line in res.output.splitlines() if line[:1] in "┏┃│└")
+    assert body[0].split("│")[1].strip().startswith("Arcelor_M") and "…" in body[0]
+    head = " ".join(line for line in res.output.splitlines() if line.startswith("┃"))
+    assert "martensite" in head and "indexed" in head and "…" not in head  # headers whole
+    assert names[0] in (tmp_path / "o" / "fractions.csv").read_text()  # the full name stays in the CSV
+
+
+def test_predict_figure_writes_one_figure_per_map(bundle, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    m, _ = blob_map(70, shape=(24, 32))
+    write_map(m, tmp_path / "a.ebsd.h5")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "a.ebsd.h5"), "--model", str(bundle.card_path),
+                                   "--figure", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    img = Image.open(tmp_path / "o" / "a.figure.png")
+    assert "ebsdphase:legend" in img.text and (tmp_path / "o" / "a.phases.png").exists()
