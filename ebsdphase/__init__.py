@@ -21,6 +21,7 @@ The rooms, and the one direction imports flow (cli -> stages -> shared -> core):
 ``features.py``    the only channel code: names, derived channels (KAM, quality, step,
                    quaternions), normalisation (recipe versions 1 and 2)
 ``plots.py``       every figure
+``htmlreport.py``  the self-contained report.html of a run
 ``io/``            one module per file format behind the registry; map discovery
 ``crystal/``       quaternions, symmetry, disorientation, KAM, grains (numba)
 ``core/``          EBSDMap, ClassSet and label images, errors, atomic writes, inputs

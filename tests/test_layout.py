@@ -7,9 +7,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ebsdphase"
 #: top-level modules the map of rooms (ebsdphase/__init__.py) allows
-TOP_LEVEL = {"__init__.py", "features.py", "plots.py"}
+TOP_LEVEL = {"__init__.py", "features.py", "plots.py", "htmlreport.py"}
 STAGES = {"synth", "labelling", "dataset", "training", "prediction", "evaluation"}
-SHARED = {"models", "features", "plots", "io", "crystal", "core"}
+SHARED = {"models", "features", "plots", "htmlreport", "io", "crystal", "core"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -173,8 +173,27 @@ def write_report(result: Evaluation, out_dir: str | os.PathLike,
     metrics_file = out / "metrics.json"
     write_text_atomic(metrics_file, json.dumps(data, indent=2))
     files.insert(0, metrics_file)
+    files.append(_write_html(result, out))
     result.files = files
     return metrics_file
+
+
+def _write_html(result: Evaluation, out: Path) -> Path:
+    """``report.html``: the scores per map and pooled, the run's charts, each map's accuracy map."""
+    from ebsdphase.htmlreport import write_report
+
+    def pct(v: float) -> str:
+        return "" if v != v else f"{100 * v:.2f}"
+
+    header = ["map", "CA %", "balanced %", "kappa"] + [f"recall {n} %" for n in result.classes.names]
+    rows = [[name, pct(m.accuracy), pct(m.balanced_accuracy), "" if m.kappa != m.kappa else f"{m.kappa:.3f}"]
+            + [pct(r) for r in m.recall] for name, m in list(result.per_map.items()) + [("all", result.overall)]]
+    notes = [f"skipped {k}: {v}" for k, v in result.skipped.items()]
+    notes += [f"{name}: one class predicted on every labelled pixel" for name, m in result.per_map.items()
+              if m.majority_only]
+    sections = {stem: [out / f"{stem}.accuracy.png"] for stem in result.per_map}
+    return write_report(out / "report.html", "Evaluation", header, rows, sections, notes,
+                        figures=[out / "confusion.png", out / "accuracy.png"])
 
 
 def evaluate_maps(

@@ -55,6 +55,7 @@ class PredictRun:
                                                              "inference": 0.0, "write": 0.0})
     fractions_file: Path | None = None
     outside: dict[str, str] = field(default_factory=dict)          # stem -> one-line warning
+    report_file: Path | None = None
 
     @property
     def done_stems(self) -> list[str]:
@@ -278,7 +279,28 @@ def predict_paths(
     run.fractions = dict(sorted(run.fractions.items(), key=lambda kv: order.get(kv[0], 0)))
     if run.fractions:
         run.fractions_file = write_folder_fractions(out, run.fractions, bundle.classes.names)
+        run.report_file = _write_html(run, out, bundle.classes.names)
     return run
+
+
+def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
+    """``report.html`` of the run: fractions per map, then each map's figure or phase image."""
+    from ebsdphase.htmlreport import write_report
+
+    header = ["map"] + [f"{n} %" for n in names] + ["time s", "note"]
+    rows = []
+    for stem, r in run.fractions.items():
+        rows.append([stem] + [_fmt_pct(r["all"].get(n)) for n in names]
+                    + [f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date",
+                       r.get("outside_training", "")])
+    sections = {stem: [p for p in (out / f"{stem}{FIGURE_SUFFIX}", out / f"{stem}{PNG_SUFFIX}") if p.exists()][:1]
+                for stem in run.fractions}
+    notes = [f"failed: {why}" for why in run.failed.values()] + list(run.outside.values())
+    return write_report(out / "report.html", f"Phase maps ({run.model})", header, rows, sections, notes)
+
+
+def _fmt_pct(v) -> str:  # noqa: ANN001
+    return "" if v is None or v != v else f"{100 * v:.1f}"
 
 
 def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:
