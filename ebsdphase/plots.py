@@ -299,3 +299,36 @@ def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
     finally:
         plt.close(fig)
     return p
+
+
+def accuracy_figure(path: str | os.PathLike, rgb: np.ndarray, legend: Mapping[str, tuple[int, int, int]],
+                    accuracy: float, step_um: float | None = None, title: str = "") -> Path:
+    """The accuracy map (paper Fig. 6) as a figure: a legend of what each colour means
+    (correct, unlabelled, each kind of error), a scale bar in um when the step is known, and
+    the CA in the title. Legend and scale bar are stored in the PNG's text chunks."""
+    import json
+
+    from matplotlib.patches import Patch
+
+    plt = _pyplot()
+    rows, cols = rgb.shape[:2]
+    fig, ax = plt.subplots(figsize=(7.5, 5.0 * rows / max(cols, 1) + 0.6), dpi=120, constrained_layout=True)
+    ax.imshow(rgb, interpolation="nearest")
+    handles = [Patch(facecolor=np.array(c) / 255, edgecolor="#555", label=name) for name, c in legend.items()]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ca = "" if accuracy != accuracy else f"CA {100 * accuracy:.2f} %"
+    ax.set_title(" - ".join(s for s in (title, ca) if s), fontsize=9)
+    meta = {"ebsdphase:legend": json.dumps(list(legend)), "ebsdphase:title": ax.get_title()}
+    if step_um:
+        length = _nice_length(cols * step_um)
+        _scalebar(ax, length, step_um, colour="black")
+        meta["ebsdphase:scalebar_um"] = f"{length:g}"
+    ax.set_xticks([])
+    ax.set_yticks([])
+    p = Path(path)
+    try:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, format="png", metadata=meta)
+    finally:
+        plt.close(fig)
+    return p

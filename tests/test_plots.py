@@ -38,3 +38,16 @@ def test_a_real_map_figure(tmp_path, shared_data):
     _, img = _figure(ebsd, tmp_path, "dp-quality-kam")
     assert json.loads(img.text["ebsdphase:panels"])[0] == "pattern quality (IQ)"
     assert float(img.text["ebsdphase:scalebar_um"]) in (10.0, 20.0)  # a 101 um wide map
+
+
+def test_evaluate_writes_accuracy_figures_with_a_legend_a_scale_bar_and_the_ca(tmp_path):
+    from ebsdphase.core.classes import labels_path
+    from ebsdphase.evaluation.run import evaluate_predictions
+    from ebsdphase.prediction.folder import predict_paths
+
+    predict_paths([example_map()], "dp-kam", tmp_path / "pred")
+    res = evaluate_predictions(tmp_path / "pred", labels_path(example_map(), None).parent, tmp_path / "eval")
+    img = Image.open(tmp_path / "eval" / "example_t2.accuracy.figure.png")
+    assert json.loads(img.text["ebsdphase:legend"]) == ["correct", "false martensite", "false ferrite", "unlabelled"]
+    assert f"CA {100 * res.per_map['example_t2'].accuracy:.2f} %" in img.text["ebsdphase:title"]
+    assert float(img.text["ebsdphase:scalebar_um"]) == 5.0  # 256 x 0.1 um wide

@@ -38,6 +38,7 @@ class Evaluation:
     skipped: dict[str, str] = field(default_factory=dict)
     report_dir: Path | None = None
     files: list[Path] = field(default_factory=list)
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # map -> step (um), when known
 
     @property
     def overall(self) -> Metrics:
@@ -102,6 +103,7 @@ def evaluate_predictions(
     per_map: dict[str, Metrics] = {}
     skipped = dict(skipped or {})
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    steps: dict[str, tuple[float, float]] = {}
     classes: ClassSet | None = None
     for f in files:
         stem = prediction_stem(f)
@@ -129,10 +131,12 @@ def evaluate_predictions(
             continue
         if out_dir is not None and plots:
             pairs[stem] = (pred.classes, lab)
+            if pred.step is not None:
+                steps[stem] = pred.step
     if not per_map:
         detail = "; ".join(skipped.values()) if skipped else "no predictions"
         raise EbsdphaseError(f"nothing to evaluate: {detail}")
-    result = Evaluation(per_map=per_map, classes=classes, skipped=skipped)
+    result = Evaluation(per_map=per_map, classes=classes, skipped=skipped, steps=steps)
     if group_by:
         result.groups = group_metrics(per_map, group_by)
     if out_dir is not None:
@@ -159,8 +163,13 @@ def write_report(result: Evaluation, out_dir: str | os.PathLike,
     out.mkdir(parents=True, exist_ok=True)
     result.report_dir = out
     files: list[Path] = []
+    legend = accuracy_legend(result.classes)
     for stem, (pred, lab) in (images or {}).items():
-        files.append(plots.save_accuracy_map(out / f"{stem}.accuracy.png", accuracy_map(pred, lab, result.classes)))
+        rgb = accuracy_map(pred, lab, result.classes)
+        files.append(plots.save_accuracy_map(out / f"{stem}.accuracy.png", rgb))
+        step = result.steps.get(stem)
+        files.append(plots.accuracy_figure(out / f"{stem}.accuracy.figure.png", rgb, legend,
+                                           result.per_map[stem].accuracy, step[0] if step else None, stem))
     if images is not None:
         overall = result.overall
         files.append(plots.confusion_figure(out / "confusion.png", overall))
@@ -191,7 +200,7 @@ def _write_html(result: Evaluation, out: Path) -> Path:
     notes = [f"skipped {k}: {v}" for k, v in result.skipped.items()]
     notes += [f"{name}: one class predicted on every labelled pixel" for name, m in result.per_map.items()
               if m.majority_only]
-    sections = {stem: [out / f"{stem}.accuracy.png"] for stem in result.per_map}
+    sections = {stem: [out / f"{stem}.accuracy.figure.png"] for stem in result.per_map}
     return write_report(out / "report.html", "Evaluation", header, rows, sections, notes,
                         figures=[out / "confusion.png", out / "accuracy.png"])
 

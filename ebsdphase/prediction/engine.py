@@ -161,7 +161,7 @@ def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
     """A :class:`Prediction` of ``ebsd`` from its (rows, cols, K) probabilities."""
     return from_probabilities(probs, class_set=bundle.classes, model=bundle.name, source=ebsd.source,
                               indexed=ebsd.indexed, recipe=bundle.recipe.to_dict(),
-                              outside_training=bundle.outside_training(ebsd))
+                              outside_training=bundle.outside_training(ebsd), step=tuple(ebsd.step))
 
 
 #: the 8 symmetries of the square grid as sample rotations: (rotations applied in order)

@@ -45,6 +45,7 @@ class Prediction:
     recipe: dict | None = None
     #: why the map lies outside the model's training ranges (ebsdphase.models.domain); [] = inside
     outside_training: list[str] = field(default_factory=list)
+    step: tuple[float, float] | None = None  # the map's step (um), for scale bars
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -94,6 +95,8 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
         f.attrs["source"] = pred.source or ""
         f.attrs["recipe"] = json.dumps(pred.recipe or {})
         f.attrs["outside_training"] = json.dumps(list(pred.outside_training))
+        if pred.step is not None:
+            f.attrs["step_um"] = [float(s) for s in pred.step]
         f.create_dataset("classes", data=np.asarray(pred.classes, np.uint8), chunks=chunks, **opts)
         f.create_dataset("probabilities", data=np.asarray(pred.probabilities, np.float32),
                          chunks=chunks + (pred.probabilities.shape[-1],), **opts)
@@ -132,6 +135,7 @@ def read_prediction(path: str | os.PathLike, probabilities: bool = True) -> Pred
                 indexed=f["indexed"][()].astype(bool) if "indexed" in f else None,
                 recipe=json.loads(f.attrs.get("recipe", "{}")),
                 outside_training=json.loads(f.attrs.get("outside_training", "[]")),
+                step=tuple(float(s) for s in f.attrs["step_um"]) if "step_um" in f.attrs else None,
             )
         except KeyError as exc:
             raise EbsdphaseError(f"{p}: prediction file lacks {exc}") from None
