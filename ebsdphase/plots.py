@@ -191,11 +191,12 @@ def synth_preview(path: str | os.PathLike, result) -> Path:
     return _savefig(fig, path)
 
 
-def _savefig(fig, path: str | os.PathLike) -> Path:
+def _savefig(fig, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save ``fig`` as a PNG atomically (``metadata``: PNG text chunks) and close it."""
     p = Path(path)
     try:
         with atomic_path(p) as tmp:
-            fig.savefig(tmp, format="png")
+            fig.savefig(tmp, format="png", metadata=metadata)
     finally:
         import matplotlib.pyplot as plt
 
@@ -290,15 +291,9 @@ def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=10)
-    p = Path(path)
     meta = {"ebsdphase:legend": json.dumps(legend), "ebsdphase:scalebar_um": f"{length:g}",
             "ebsdphase:panels": json.dumps([ax.get_title() for ax in axes])}
-    try:
-        with atomic_path(p) as tmp:
-            fig.savefig(tmp, format="png", metadata=meta)
-    finally:
-        plt.close(fig)
-    return p
+    return _savefig(fig, path, meta)
 
 
 def accuracy_figure(path: str | os.PathLike, rgb: np.ndarray, legend: Mapping[str, tuple[int, int, int]],
@@ -325,10 +320,4 @@ def accuracy_figure(path: str | os.PathLike, rgb: np.ndarray, legend: Mapping[st
         meta["ebsdphase:scalebar_um"] = f"{length:g}"
     ax.set_xticks([])
     ax.set_yticks([])
-    p = Path(path)
-    try:
-        with atomic_path(p) as tmp:
-            fig.savefig(tmp, format="png", metadata=meta)
-    finally:
-        plt.close(fig)
-    return p
+    return _savefig(fig, path, meta)
