@@ -101,6 +101,7 @@ class Comparison:
     group_by: str | None = None
     report_dir: Path | None = None
     files: list[Path] = field(default_factory=list)
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)     # map -> step (um)
 
     @property
     def maps(self) -> list[str]:
@@ -202,6 +203,7 @@ def compare_maps(
                 result.seconds[label][stem] = dt
                 if out_dir is not None:
                     images[(stem, label)] = (pred, truth)
+                    result.steps[stem] = tuple(ebsd.step)
     if not result.maps:
         detail = "; ".join(result.skipped.values()) or "no maps"
         raise EbsdphaseError(f"nothing to compare: {detail}")
@@ -218,6 +220,27 @@ def _run(m: Method, ebsd, truth: np.ndarray, seed: int, notes: dict | None = Non
     from ebsdphase.evaluation.baselines import run_baseline
 
     return np.asarray(run_baseline(m.spec, ebsd, truth, seed=seed, notes=notes), np.uint8)
+
+
+def _write_html(result: "Comparison", out: Path, sections: dict[str, list[Path]]) -> Path:
+    """``report.html``: CA and balanced accuracy per method and map, the charts, the accuracy
+    figures of every map and method."""
+    from ebsdphase.htmlreport import write_report
+
+    def pct(v) -> str:  # noqa: ANN001
+        return "" if v is None or v != v else f"{100 * v:.2f}"
+
+    accs = result.accuracies()
+    header = ["method"] + list(result.maps) + ["all", "balanced %", "s / map"]
+    rows = []
+    for label in result.per_map:
+        secs = list(result.seconds[label].values())
+        rows.append([label] + [pct(accs[label].get(m)) for m in result.maps]
+                    + [pct(accs[label]["all"]), pct(result.overall(label).balanced_accuracy),
+                       f"{sum(secs) / len(secs):.3g}" if secs else ""])
+    notes = [f"skipped {k}: {v}" for k, v in result.skipped.items()]
+    figures = [out / "accuracy.png"] + [out / f"confusion_{_safe(m)}.png" for m in result.per_map]
+    return write_report(out / "report.html", "Comparison", header, rows, sections, notes, figures)
 
 
 def _jsonable(notes: dict, classes: ClassSet) -> dict:
@@ -260,10 +283,20 @@ def write_comparison(result: Comparison, out_dir: str | os.PathLike,
                                  title="Classification accuracy per map and method")]
     for m in result.per_map:
         files.append(plots.confusion_figure(out / f"confusion_{_safe(m)}.png", result.overall(m), title=m))
-    for (stem, label), (pred, truth) in (images or {}).items():
-        files.append(plots.save_accuracy_map(out / f"{stem}.{_safe(label)}.accuracy.png",
-                                             accuracy_map(pred, truth, result.classes)))
     from ebsdphase.evaluation.run import accuracy_legend
+
+    legend = accuracy_legend(result.classes)
+    sections: dict[str, list[Path]] = {}
+    for (stem, label), (pred, truth) in (images or {}).items():
+        rgb = accuracy_map(pred, truth, result.classes)
+        files.append(plots.save_accuracy_map(out / f"{stem}.{_safe(label)}.accuracy.png", rgb))
+        step = result.steps.get(stem)
+        fig = plots.accuracy_figure(out / f"{stem}.{_safe(label)}.accuracy.figure.png", rgb, legend,
+                                    result.per_map[label][stem].accuracy, step[0] if step else None,
+                                    f"{stem}, {label}")
+        files.append(fig)
+        sections.setdefault(stem, []).append(fig)
+    files.append(_write_html(result, out, sections))
 
     data = result.to_dict()
     data["accuracy_map_colours"] = accuracy_legend(result.classes)

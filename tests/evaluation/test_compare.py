@@ -82,6 +82,13 @@ def test_compare_cli_table_and_partial_failure(card, maps, tmp_path):
     assert "nolabels" in r.output
     data = json.loads((out / "metrics.json").read_text())
     assert "nolabels" in data["skipped"] and data["maps"] == ["T1_a", "T1_b", "T2_a"]
+    # the report page names every map and inlines each map's accuracy figure per method
+    page = (out / "report.html").read_text()
+    assert all(m in page for m in ("T1_a", "T1_b", "T2_a")) and page.count("data:image/png;base64,") >= 6 + 3
+    from PIL import Image
+
+    fig = Image.open(out / "T1_a.grain-threshold_bs.accuracy.figure.png")
+    assert "correct" in json.loads(fig.text["ebsdphase:legend"]) and "CA " in fig.text["ebsdphase:title"]
 
 
 def test_bad_method_specs_fail_before_any_work(card, tmp_path):
