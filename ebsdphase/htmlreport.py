@@ -23,6 +23,11 @@ _SCRIPT = """window.addEventListener('load',function(){var i=Array.prototype.sli
 document.body.setAttribute('data-images',i.filter(function(x){return x.complete&&x.naturalWidth>0}).length+'/'+i.length);});"""
 
 
+def percent(v: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage for the tables; empty where there is none (None or NaN)."""
+    return "" if v is None or v != v else f"{100 * v:.{digits}f}"
+
+
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

@@ -22,10 +22,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
     seen: set[Path] = set()
 
     def add(p: Path) -> None:
-        try:
-            key = p.resolve()
-        except (OSError, RuntimeError):  # a symlink loop
-            key = p.absolute()
+        key = path_key(p)
         if key not in seen:
             seen.add(key)
             out.append(p)
@@ -62,6 +59,15 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], accept: Callable[[Path], 
         else:
             raise EbsdphaseError(f"{p}: no such file or folder")
     return out
+
+
+def path_key(p: Path) -> Path:
+    """The resolved path, to tell duplicates apart; a symlink loop keeps its absolute path
+    (reading it reports the loop)."""
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):
+        return p.absolute()
 
 
 def _broken_link(p: Path) -> bool:

@@ -51,6 +51,7 @@ class _Plan:
     split: list[int] = field(default_factory=list)          # per crop, block split only: 0 train, 1 val
     val_masks: list[np.ndarray | None] = field(default_factory=list)  # per map, block split only
     shapes: list[tuple[int, int]] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)   # per map, read once for planning
 
 
 def prepare(
@@ -246,6 +247,7 @@ def _gather(map_paths, labels_dir) -> _Plan:
         plan.maps.append(path)
         plan.label_files.append(label_file)
         plan.shapes.append(labels.shape)
+        plan.labels.append(labels)
     if not plan.maps:
         where = labels_dir if labels_dir is not None else "the map folders"
         raise EbsdphaseError(f"none of the maps has labels in {where}")
@@ -255,8 +257,7 @@ def _gather(map_paths, labels_dir) -> _Plan:
 def _positions(plan: _Plan, augs, crop: int, border: str, max_unlabelled: float) -> None:
     """Every crop worth keeping, per map, augmentation and (block split) side."""
     k = len(plan.classes)
-    for mi, label_file in enumerate(plan.label_files):
-        labels = read_labels(label_file)
+    for mi, labels in enumerate(plan.labels):
         variants = _label_variants(labels, plan.val_masks[mi] if plan.val_masks else None)
         for ai, aug in enumerate(augs):
             for side, variant in enumerate(variants):

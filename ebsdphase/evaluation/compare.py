@@ -225,10 +225,7 @@ def _run(m: Method, ebsd, truth: np.ndarray, seed: int, notes: dict | None = Non
 def _write_html(result: "Comparison", out: Path, sections: dict[str, list[Path]]) -> Path:
     """``report.html``: CA and balanced accuracy per method and map, the charts, the accuracy
     figures of every map and method."""
-    from ebsdphase.htmlreport import write_report
-
-    def pct(v) -> str:  # noqa: ANN001
-        return "" if v is None or v != v else f"{100 * v:.2f}"
+    from ebsdphase.htmlreport import percent as pct, write_report
 
     accs = result.accuracies()
     header = ["method"] + list(result.maps) + ["all", "balanced %", "s / map"]

@@ -189,10 +189,7 @@ def write_report(result: Evaluation, out_dir: str | os.PathLike,
 
 def _write_html(result: Evaluation, out: Path) -> Path:
     """``report.html``: the scores per map and pooled, the run's charts, each map's accuracy map."""
-    from ebsdphase.htmlreport import write_report
-
-    def pct(v: float) -> str:
-        return "" if v != v else f"{100 * v:.2f}"
+    from ebsdphase.htmlreport import percent as pct, write_report
 
     header = ["map", "CA %", "balanced %", "kappa"] + [f"recall {n} %" for n in result.classes.names]
     rows = [[name, pct(m.accuracy), pct(m.balanced_accuracy), "" if m.kappa != m.kappa else f"{m.kappa:.3f}"]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from ebsdphase.core.inputs import expand_inputs
+from ebsdphase.core.inputs import expand_inputs, path_key
 from ebsdphase.io.registry import formats, suffix_candidates
 
 #: files this project writes next to maps; never taken for input maps
@@ -43,15 +43,9 @@ def expand_maps(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Map files among ``inputs`` (files, folders, globs); of a two-file map (.cpr + .crc)
     only the first file is kept."""
     files = expand_inputs(inputs, is_map_file, what="map file")
-    have = {_key(f) for f in files}
+    have = {path_key(f) for f in files}
     return [f for f in files
             if not (f.suffix.lower() in COMPANIONS
-                    and any(_key(f.with_suffix(s)) in have
+                    and any(path_key(f.with_suffix(s)) in have
                             for s in (COMPANIONS[f.suffix.lower()], COMPANIONS[f.suffix.lower()].upper())))]
 
-
-def _key(p: Path) -> Path:
-    try:
-        return p.resolve()
-    except (OSError, RuntimeError):  # a symlink loop: reading it reports it
-        return p.absolute()

@@ -102,8 +102,9 @@ def _writable(out: Path) -> None:
             from None
 
 
-def _default_model(files: Sequence[Path]) -> str:
-    """The best pretrained model for the channels of the first readable map."""
+def _default_model(files: Sequence[Path], read: dict[Path, Any]) -> str:
+    """The best pretrained model for the channels of the first readable map (kept in
+    ``read`` so that it is not read a second time for its prediction)."""
     from ebsdphase.io import read_map
     from ebsdphase.models.pretrained import best_for
 
@@ -112,6 +113,7 @@ def _default_model(files: Sequence[Path]) -> str:
             ebsd = read_map(f)
         except EbsdphaseError:
             continue  # reported with the other failures when the maps are predicted
+        read[f] = ebsd
         return best_for(ebsd)
     raise EbsdphaseError(f"none of the {len(files)} input map(s) can be read, so no model can be "
                          "chosen for them (name one with model=...)")
@@ -160,7 +162,8 @@ def predict_paths(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = expand_maps(inputs)
-    bundle = load_model(model if model is not None else _default_model(files))
+    read: dict[Path, Any] = {}  # maps already read (to choose the model)
+    bundle = load_model(model if model is not None else _default_model(files, read))
     smooth = resolve_smooth(bundle, smooth)
     out = Path(out_dir)
     _writable(out)
@@ -255,7 +258,7 @@ def predict_paths(
                     pass  # an unreadable old output: predict again
             t0 = time.perf_counter()
             try:
-                ebsd, x = _prepare(bundle, src, run.stages)
+                ebsd, x = _prepare(bundle, src, run.stages, read.pop(src, None))
             except Exception as exc:  # noqa: BLE001 - report and go on with the other maps
                 run.failed[stem] = _one_line(src, exc)
                 notify(stem, "failed")
@@ -285,12 +288,12 @@ def predict_paths(
 
 def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
     """``report.html`` of the run: fractions per map, then each map's figure or phase image."""
-    from ebsdphase.htmlreport import write_report
+    from ebsdphase.htmlreport import percent, write_report
 
     header = ["map"] + [f"{n} %" for n in names] + ["time s", "note"]
     rows = []
     for stem, r in run.fractions.items():
-        rows.append([stem] + [_fmt_pct(r["all"].get(n)) for n in names]
+        rows.append([stem] + [percent(r["all"].get(n), 1) for n in names]
                     + [f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date",
                        r.get("outside_training", "")])
     sections = {stem: [p for p in (out / f"{stem}{FIGURE_SUFFIX}", out / f"{stem}{PNG_SUFFIX}") if p.exists()][:1]
@@ -298,9 +301,6 @@ def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
     notes = [f"failed: {why}" for why in run.failed.values()] + list(run.outside.values())
     return write_report(out / "report.html", f"Phase maps ({run.model})", header, rows, sections, notes)
 
-
-def _fmt_pct(v) -> str:  # noqa: ANN001
-    return "" if v is None or v != v else f"{100 * v:.1f}"
 
 
 def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:
@@ -336,11 +336,11 @@ def _one_line(src: Path, exc: BaseException) -> str:
     return f"{src}: {type(exc).__name__}: {text}"
 
 
-def _prepare(bundle, src: Path, stages: dict[str, float]):
+def _prepare(bundle, src: Path, stages: dict[str, float], ebsd=None):
     from ebsdphase.io import read_map
 
     t0 = time.perf_counter()
-    ebsd = read_map(src)
+    ebsd = read_map(src) if ebsd is None else ebsd
     t1 = time.perf_counter()
     stages["read"] += t1 - t0
     bundle.check_map(ebsd)
@@ -420,20 +420,10 @@ def _fraction_row_from_file(path: Path, grains_csv: Path | None = None) -> dict:
 
     row = _fraction_row(read_prediction(path, probabilities=False))
     if grains_csv is not None:
-        row["grains"] = _grain_fractions_from_csv(grains_csv, list(row["all"]))
+        from ebsdphase.prediction.grains import read_grain_fractions
+
+        row["grains"] = read_grain_fractions(grains_csv, list(row["all"]))
     return row
-
-
-def _grain_fractions_from_csv(path: Path, names: list[str]) -> dict:
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        area = {n: sum(float(r["area_um2"]) for r in rows if r["phase"] == n) for n in names}
-    except (OSError, KeyError, ValueError) as exc:
-        raise EbsdphaseError(f"{path}: unreadable grain table ({exc})") from None
-    total = sum(area.values())
-    return {"by_area": {n: area[n] / total if total else math.nan for n in names},
-            "by_count": {n: sum(r["phase"] == n for r in rows) / len(rows) if rows else math.nan for n in names}}
 
 
 def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:

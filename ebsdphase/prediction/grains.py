@@ -52,13 +52,33 @@ class GrainTable:
 
     def fractions(self) -> dict[str, dict[str, float]]:
         """{"by_area": {class: share}, "by_count": {class: share}} over the grains."""
-        total_area, n = float(self.area_um2.sum()), len(self.ids)
-        out: dict[str, dict[str, float]] = {"by_area": {}, "by_count": {}}
-        for k, name in enumerate(self.classes):
-            sel = self.phase == k
-            out["by_area"][name] = float(self.area_um2[sel].sum()) / total_area if total_area else float("nan")
-            out["by_count"][name] = float(np.count_nonzero(sel)) / n if n else float("nan")
-        return out
+        return grain_fractions([self.classes[int(k)] for k in self.phase], self.area_um2, self.classes)
+
+
+def grain_fractions(phases, areas, classes) -> dict[str, dict[str, float]]:  # noqa: ANN001
+    """Fractions by grain area and by grain count of grains with ``phases`` (names) and
+    ``areas``, for each of ``classes``."""
+    phases = np.asarray(list(phases), dtype=object)
+    areas = np.asarray(areas, np.float64)
+    total, n = float(areas.sum()), len(phases)
+    out: dict[str, dict[str, float]] = {"by_area": {}, "by_count": {}}
+    for name in classes:
+        sel = phases == name
+        out["by_area"][name] = float(areas[sel].sum()) / total if total else float("nan")
+        out["by_count"][name] = float(np.count_nonzero(sel)) / n if n else float("nan")
+    return out
+
+
+def read_grain_fractions(path: str | os.PathLike, classes) -> dict[str, dict[str, float]]:  # noqa: ANN001
+    """:func:`grain_fractions` of a ``<stem>.grains.csv`` written by :func:`write_grains_csv`."""
+    from ebsdphase.core.errors import EbsdphaseError
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return grain_fractions([r["phase"] for r in rows], [float(r["area_um2"]) for r in rows], classes)
+    except (OSError, KeyError, ValueError) as exc:
+        raise EbsdphaseError(f"{path}: unreadable grain table ({exc})") from None
 
 
 def _means(ids: np.ndarray, values: np.ndarray, n: int, counts: np.ndarray) -> np.ndarray:

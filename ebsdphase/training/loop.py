@@ -422,24 +422,18 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG
     unfinished = _unstarted_run(run_dir)
-    if resume and (unfinished or not (run_dir / CHECKPOINT).exists()) and config_path.exists():
-        # killed before its first epoch ended: nothing to continue, the saved settings restart it
-        warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
-                      "starting it afresh with its saved settings", EbsdphaseWarning, stacklevel=2)
-        saved = json.loads(config_path.read_text(encoding="utf-8"))
-        _clear_unstarted(run_dir)
-        return train(saved["dataset"], run_dir, architecture=saved["architecture"], params=saved["params"],
-                     epochs=int(epochs if epochs is not None else saved["epochs"]), batch_size=saved["batch_size"],
-                     optimizer=saved["optimizer"], learning_rate=saved["learning_rate"], seed=saved["seed"],
-                     patience=saved["patience"], monitor=saved["monitor"], name=saved["name"],
-                     init=saved.get("init"), progress=progress, class_weight=saved.get("class_weight", "none"),
-                     dihedral=saved.get("dihedral", False), smooth=saved.get("smooth"), callbacks=callbacks)
     if resume:
         if not config_path.exists():
             raise EbsdphaseError(f"{run_dir}: no run to resume ({CONFIG} missing)")
         config = json.loads(config_path.read_text(encoding="utf-8"))
         if epochs is not None:
             config["epochs"] = int(epochs)
+        if not (run_dir / CHECKPOINT).exists():
+            # killed before its first epoch ended: nothing to continue, the saved settings restart it
+            warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
+                          "starting it afresh with its saved settings", EbsdphaseWarning, stacklevel=2)
+            _clear_unstarted(run_dir)
+            resume, init = False, config.get("init")
     else:
         if unfinished:
             warnings.warn(f"{run_dir}: holds a run that stopped before its first checkpoint; starting afresh",
