@@ -24,7 +24,8 @@ The rooms, and the one direction imports flow (cli -> stages -> shared -> core):
 ``htmlreport.py``  the self-contained report.html of a run
 ``io/``            one module per file format behind the registry; map discovery
 ``crystal/``       quaternions, symmetry, disorientation, KAM, grains (numba)
-``core/``          EBSDMap, ClassSet and label images, errors, atomic writes, inputs
+``core/``          EBSDMap, ClassSet and label images, errors, atomic writes, inputs,
+                   short names for tables and axes
 =================  ==================================================================
 
 Importing the package stays cheap (no keras, no numba compilation): the heavy

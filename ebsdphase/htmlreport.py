@@ -18,7 +18,7 @@ from ebsdphase.core.atomic import write_text_atomic
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:.25em .6em;text-align:right}
 td:first-child,th:first-child{text-align:left}section{margin:2em 0;border-top:1px solid #ddd}
-img{max-width:100%;image-rendering:pixelated;border:1px solid #eee;margin:.3em 0}.warn{color:#a60}"""
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto}img{max-width:100%;image-rendering:pixelated;border:1px solid #eee;margin:.3em 0}.warn{color:#a60}"""
 _SCRIPT = """window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images);
 document.body.setAttribute('data-images',i.filter(function(x){return x.complete&&x.naturalWidth>0}).length+'/'+i.length);});"""
 
@@ -41,9 +41,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def write_report(path: str | os.PathLike, title: str, header: Sequence[str], rows: Sequence[Sequence[object]],
                  sections: Mapping[str, Sequence[Path]], notes: Sequence[str] = (),
-                 figures: Sequence[Path] = ()) -> Path:
+                 figures: Sequence[Path] = (), texts: Mapping[str, str] | None = None) -> Path:
     """Write ``report.html``: ``title``, the summary table (``header``, ``rows``), ``notes``
-    (warnings, failures), run-level ``figures``, then one section per map with its images."""
+    (warnings, failures), run-level ``figures``, one section per map with its images, then
+    one section per entry of ``texts`` shown as preformatted text (e.g. a model card)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head><body>",
              f"<h1>{html.escape(title)}</h1>", _table(header, rows)]
@@ -53,6 +54,9 @@ def write_report(path: str | os.PathLike, title: str, header: Sequence[str], row
         parts.append(f"<section id='{html.escape(name)}'><h2>{html.escape(name)}</h2>")
         parts += [_img(f, f"{name}: {Path(f).name}") for f in images if Path(f).exists()]
         parts.append("</section>")
+    for name, text in (texts or {}).items():
+        parts.append(f"<section id='{html.escape(name)}'><h2>{html.escape(name)}</h2>"
+                     f"<pre>{html.escape(text)}</pre></section>")
     parts.append("</body></html>")
     p = Path(path)
     write_text_atomic(p, "\n".join(parts))

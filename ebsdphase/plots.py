@@ -9,6 +9,7 @@ written atomically.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Mapping
@@ -17,6 +18,7 @@ import numpy as np
 
 from ebsdphase.core.atomic import atomic_path
 from ebsdphase.core.classes import ClassSet
+from ebsdphase.core.text import short_name
 
 
 def _pyplot():
@@ -52,11 +54,14 @@ def save_accuracy_map(path: str | os.PathLike, rgb: np.ndarray) -> Path:
 
 
 def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str, float | None]],
-                  title: str = "Classification accuracy per map") -> Path:
+                  title: str = "Classification accuracy per map",
+                  seconds: Mapping[str, float | None] | None = None) -> Path:
     """Grouped bar chart like the paper's Fig. 7.
 
     ``accuracies[method][map] = CA`` in [0, 1] (``None`` = not available). One group of
     bars per map, one bar per method, plus a group "all" when the caller includes it.
+    ``seconds[method]`` (mean seconds per map) adds a panel of the methods' times beside
+    it, in the methods' colours, on a log scale (a forest and a U-Net differ by decades).
     """
     plt = _pyplot()
     methods = list(accuracies)
@@ -65,8 +70,12 @@ def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str,
         maps.extend(m for m in per_map if m not in maps)
     width = 0.8 / max(len(methods), 1)
     x = np.arange(len(maps))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 0.35 * len(maps) * len(methods) + 0.6 * len(maps)), 3.8),
-                           dpi=120)
+    main_w = max(4.0, 1.2 + 0.35 * len(maps) * len(methods) + 0.6 * len(maps))
+    if seconds is not None:
+        fig, (ax, tax) = plt.subplots(1, 2, figsize=(main_w + 3.2, 3.8), dpi=120,
+                                      gridspec_kw={"width_ratios": [main_w, 3.0]})
+    else:
+        fig, ax = plt.subplots(figsize=(main_w, 3.8), dpi=120)
     lowest = 100.0
     for i, method in enumerate(methods):
         vals = np.array([np.nan if accuracies[method].get(m) is None else 100 * accuracies[method][m]
@@ -79,15 +88,42 @@ def accuracy_bars(path: str | os.PathLike, accuracies: Mapping[str, Mapping[str,
                 ax.annotate(f"{v:.1f}", (rect.get_x() + rect.get_width() / 2, v), ha="center",
                             va="bottom", fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x)
-    ax.set_xticklabels(maps, rotation=30 if len(maps) > 4 else 0, ha="right" if len(maps) > 4 else "center")
+    # long map names would run into each other: shortened in the middle, slanted
+    slant = len(maps) > 4 or max((len(m) for m in maps), default=0) > 14
+    ax.set_xticklabels([short_name(m, 24) for m in maps], rotation=30 if slant else 0,
+                       ha="right" if slant else "center")
     ax.set_ylabel("CA (%)")
     # zoom on the interesting range as the paper does, but never hide a bar completely
     ax.set_ylim(max(0.0, np.floor(lowest - 3)), 100.5)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.grid(axis="y", alpha=0.3)
+    meta = None
+    if seconds is not None:
+        _time_panel(tax, methods, seconds)
+        meta = {"ebsdphase:seconds": json.dumps({m: seconds.get(m) for m in methods})}
     fig.tight_layout()
-    return _savefig(fig, path)
+    return _savefig(fig, path, meta)
+
+
+def _time_panel(ax, methods: list[str], seconds: Mapping[str, float | None]) -> None:
+    """Horizontal bars of seconds per map, one per method, colours as in the CA chart."""
+    colours = [f"C{i}" for i in range(len(methods))]
+    vals = [seconds.get(m) for m in methods]
+    y = np.arange(len(methods))[::-1]
+    ax.barh(y, [v if v else np.nan for v in vals], color=colours, height=0.6)
+    for yi, v in zip(y, vals):
+        if v:
+            ax.annotate(f"{v:.3g} s", (v, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yticks(y)
+    ax.set_yticklabels(methods, fontsize=7)
+    finite = [v for v in vals if v]
+    if finite:
+        ax.set_xlim(min(finite) / 2, max(finite) * 8)
+    ax.set_xlabel("seconds per map")
+    ax.set_title("time", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def confusion_figure(path: str | os.PathLike, m, title: str = "Confusion matrix") -> Path:  # noqa: ANN001
@@ -234,7 +270,6 @@ def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
     length are stored in the PNG's text chunks (``ebsdphase:legend``,
     ``ebsdphase:scalebar_um``) for tools and tests.
     """
-    import json
 
     from matplotlib.patches import Patch
 
@@ -301,7 +336,6 @@ def accuracy_figure(path: str | os.PathLike, rgb: np.ndarray, legend: Mapping[st
     """The accuracy map (paper Fig. 6) as a figure: a legend of what each colour means
     (correct, unlabelled, each kind of error), a scale bar in um when the step is known, and
     the CA in the title. Legend and scale bar are stored in the PNG's text chunks."""
-    import json
 
     from matplotlib.patches import Patch
 

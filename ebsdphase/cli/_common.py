@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import typer
+from rich import box
+from rich.table import Table
 from rich.console import Console
 
 from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
+from ebsdphase.core.text import short_name  # noqa: F401 - re-exported for the commands
 from ebsdphase.core.report import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL  # noqa: F401 - re-exported for the commands
 
 console = Console()
@@ -55,22 +58,24 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
-def short_name(name: str, width: int) -> str:
-    """``name`` cut to ``width`` characters with an ellipsis in the middle (the start and the
-    end of a map name are what tell maps apart: 'Arcelor_M1…ED_gf1'); full names stay in
-    the CSV files."""
-    if len(name) <= width or width < 5:
-        return name
-    keep = width - 1
-    head = (keep + 1) // 2
-    return name[:head] + "…" + name[len(name) - (keep - head):]
-
-
-def name_width(other_columns: list[str], minimum: int = 12) -> int:
+def name_width(other_columns: list[str], minimum: int = 12, rows: Sequence[Sequence[str]] = (),
+               gap: int = 3, edges: int = 4) -> int:
     """How wide the map-name column may be so the table fits the terminal: the width left
-    after the other columns' headers (each kept whole) and the borders."""
-    used = sum(max(len(line) for line in h.split("\n")) + 3 for h in other_columns) + 4
+    after the other columns (each as wide as its header's longest line or its widest cell
+    in ``rows``, kept whole), ``gap`` characters between columns and ``edges`` for the
+    borders (rich's default box: 3 and 4; :func:`narrow_table`: 2 and 0)."""
+    widths = [max(len(line) for line in h.split("\n")) for h in other_columns]
+    for row in rows:
+        widths = [max(w, len(str(c))) for w, c in zip(widths, row)]
+    used = sum(w + gap for w in widths) + edges
     return max(minimum, console.width - used)
+
+
+def narrow_table(title: str) -> Table:
+    """A table with a rule under the header and two spaces between columns, no side
+    borders: the most columns an 80-column terminal can show (``name_width(gap=2, edges=0)``)."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 collapse_padding=True)
 
 
 def percent(v: float | None, digits: int = 2) -> str:

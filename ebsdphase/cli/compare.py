@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar, warn
+from ebsdphase.cli._common import (console, finish_report, handle_errors, name_width, narrow_table, percent,
+                                   progress_bar, short_name, warn)
 
 
 @handle_errors
@@ -34,37 +34,48 @@ def command(
                                   f"chart: {result.report_dir / 'accuracy.png'}")
 
 
+def _method_header(label: str) -> str:
+    """A method's column header on two lines at its colon ('unet:' / 'dp-kam'): narrow, whole."""
+    kind, sep, rest = label.partition(":")
+    return f"{kind}{sep}\n{rest}" if sep and rest else label
+
+
 def print_comparison(result) -> None:
+    """One row per map, one column per method (maps are many, methods few, so the table
+    grows downwards and fits an 80-column terminal); the pooled figures below."""
     maps = result.maps
+    methods = list(result.per_map)
     first = result.classes.names[0]
-    table = Table(title="Classification accuracy (CA %) per map and method", title_justify="left")
-    table.add_column("method", no_wrap=True)
-    for m in maps:
-        table.add_column(m, justify="right", overflow="fold")
-    table.add_column("all", justify="right", style="bold")
-    table.add_column("bal. %", justify="right", style="bold")
-    table.add_column("kappa", justify="right")
-    table.add_column(f"{first} % pred / true", justify="right")
-    table.add_column("s / map", justify="right")
-    accs = result.accuracies()
+    bal = {label: result.overall(label).balanced_accuracy for label in methods}
     # the best method is the best by balanced accuracy: plain CA rewards calling every
     # pixel the majority class
-    bal = {label: result.overall(label).balanced_accuracy for label in result.per_map}
     best = max((b for b in bal.values() if b == b), default=None)
-    for label in result.per_map:
-        a = accs[label]
-        overall = result.overall(label)
-        fr = overall.fractions
-        secs = list(result.seconds[label].values())
-        kappa = overall.kappa
-        table.add_row(label,
-                      *[percent(a[m]) for m in maps], percent(a["all"]), percent(bal[label]),
-                      "-" if kappa != kappa else f"{kappa:.3f}",
-                      f"{percent(fr['predicted'][first])} / {percent(fr['true'][first])}",
-                      f"{sum(secs) / len(secs):.3g}" if secs else "-",
-                      style="bold red" if overall.majority_only else ("green" if bal[label] == best else None))
+    table = narrow_table("Classification accuracy (CA %) per map and method")
+    headers = [_method_header(m) for m in methods]
+    accs = result.accuracies()
+    secs = result.mean_seconds()
+    overall = {label: result.overall(label) for label in methods}
+    per_map = [(m, [percent(accs[label][m]) for label in methods]) for m in maps]
+    pooled = [("all: CA %", [percent(accs[label]["all"]) for label in methods], "bold"),
+              ("balanced %", [percent(bal[label]) for label in methods], "bold"),
+              ("kappa", ["-" if o.kappa != o.kappa else f"{o.kappa:.3f}" for o in overall.values()], None),
+              (f"{first} % pred", [percent(o.fractions["predicted"][first]) for o in overall.values()], None),
+              (f"{first} % true", [percent(o.fractions["true"][first]) for o in overall.values()], None),
+              ("s / map", ["-" if secs[label] is None else f"{secs[label]:.3g}" for label in methods], None)]
+    width = name_width(headers, minimum=max(12, *(len(label) for label, _, _ in pooled)),
+                       rows=[c for _, c in per_map] + [c for _, c, _ in pooled], gap=2, edges=0)
+    table.add_column("map", no_wrap=True)
+    for label, header in zip(methods, headers):
+        one_class = result.overall(label).majority_only
+        table.add_column(header, justify="right", no_wrap=True,
+                         header_style="bold red" if one_class else ("bold green" if bal[label] == best else "bold"))
+    for m, row in per_map:
+        table.add_row(short_name(m, width), *row)
+    table.add_section()
+    for label, row, style in pooled:
+        table.add_row(label, *row, style=style)
     console.print(table)
-    for label in result.per_map:
-        if result.overall(label).majority_only:
+    for label in methods:
+        if overall[label].majority_only:
             warn(f"{label}: one class predicted on every labelled pixel; its CA says nothing about the "
                  "phases (balanced accuracy and kappa do)")

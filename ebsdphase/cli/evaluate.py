@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from ebsdphase.cli._common import console, finish_report, handle_errors, percent, progress_bar, warn
+from ebsdphase.cli._common import (console, finish_report, handle_errors, name_width, narrow_table, percent,
+                                   progress_bar, short_name, warn)
 
 
 @handle_errors
@@ -42,39 +42,42 @@ def command(
 
 
 def print_evaluation(result, title: str = "Evaluation") -> None:
+    """One row per map: CA, balanced accuracy, kappa, the recall of each class, the first
+    class's true and predicted fractions, the unlabelled share; narrow enough for an
+    80-column terminal (long map names are shortened in the middle; F1, precision and IoU
+    are in metrics.json and report.html)."""
     names = list(result.classes.names)
-    table = Table(title=title, title_justify="left")
-    table.add_column("map", overflow="fold")
-    table.add_column("CA %", justify="right")
-    table.add_column("bal. %", justify="right")
-    table.add_column("kappa", justify="right")
-    for n in names:
-        table.add_column(f"R {n}", justify="right")
-        table.add_column(f"F1 {n}", justify="right")
-    table.add_column(f"{names[0]} true/pred %", justify="right")
-    table.add_column("unlabelled", justify="right")
+    table = narrow_table(title)
+    headers = ["CA %", "bal. %", "kappa", *[f"recall %\n{n}" for n in names],
+               f"{names[0]} %\ntrue / pred", "unlab.\n%"]
+    table.add_column("map", no_wrap=True)
+    for h in headers:
+        table.add_column(h, justify="right", no_wrap=True)
 
-    def row(label, m, style=None):
+    def cells(m):
         fr = m.fractions
-        cells = [label, percent(m.accuracy), percent(m.balanced_accuracy),
-                 "-" if m.kappa != m.kappa else f"{m.kappa:.3f}"]
-        for r, f in zip(m.recall, m.f1):
-            cells += [percent(r, 1), percent(f, 1)]
-        cells.append(f"{percent(fr['true'][names[0]], 1)} / {percent(fr['predicted'][names[0]], 1)}")
-        cells.append(f"{m.n_unlabelled:,}")
-        table.add_row(*cells, style="bold red" if m.majority_only else style)
+        total = m.n_labelled + m.n_unlabelled
+        out = [percent(m.accuracy), percent(m.balanced_accuracy), "-" if m.kappa != m.kappa else f"{m.kappa:.3f}"]
+        out += [percent(r, 1) for r in m.recall]
+        out.append(f"{percent(fr['true'][names[0]], 1)} / {percent(fr['predicted'][names[0]], 1)}")
+        out.append(percent(m.n_unlabelled / total, 1) if total else "-")
+        return out
 
-    for name, m in result.per_map.items():
-        row(name, m)
-    if result.groups:
-        table.add_section()
-        for name, m in result.groups.items():
-            row(f"group {name}", m, style="cyan")
-    table.add_section()
-    row("all", result.overall, style="bold")
+    sections = [[(name, m, None) for name, m in result.per_map.items()],
+                [(f"group {name}", m, "cyan") for name, m in (result.groups or {}).items()],
+                [("all", result.overall, "bold")]]
+    rows = {id(m): cells(m) for part in sections for _, m, _ in part}
+    width = name_width(headers, minimum=12, rows=list(rows.values()), gap=2, edges=0)
+    for part in sections:
+        if not part:
+            continue
+        if table.row_count:
+            table.add_section()
+        for label, m, style in part:
+            table.add_row(short_name(label, width), *rows[id(m)], style="bold red" if m.majority_only else style)
     console.print(table)
     console.print("CA: correct / labelled pixels; bal.: mean recall of the classes (50 % for a model that "
-                  "calls every pixel one of two classes); precision and IoU: metrics.json", style="dim")
+                  "calls every pixel one of two classes); F1, precision and IoU: metrics.json and report.html", style="dim")
     one_class = [name for name, m in result.per_map.items() if m.majority_only]
     if result.overall.majority_only:
         one_class.append("all maps together")

@@ -73,4 +73,6 @@ def command(
         table.add_row("stopped", "early: no improvement for --patience epochs")
     table.add_row("history", str(result.run_dir / "history.csv"))
     table.add_row("curves", str(result.run_dir / "curves.png"))
+    if (result.run_dir / "report.html").exists():
+        table.add_row("report", str(result.run_dir / "report.html"))
     console.print(table)

@@ -119,6 +119,10 @@ class Comparison:
             out[m]["all"] = self.overall(m).accuracy
         return out
 
+    def mean_seconds(self) -> dict[str, float | None]:
+        """method -> mean seconds per map (None where no map was timed)."""
+        return {m: (float(np.mean(list(per.values()))) if per else None) for m, per in self.seconds.items()}
+
     def to_dict(self) -> dict:
         methods = {}
         for m in self.per_map:
@@ -129,8 +133,7 @@ class Comparison:
                 md = met.to_dict()
                 md["seconds"] = self.seconds[m][name]
                 d["per_map"][name] = md
-            secs = list(self.seconds[m].values())
-            d["seconds_per_map"] = float(np.mean(secs)) if secs else None
+            d["seconds_per_map"] = self.mean_seconds()[m]
             if self.group_by:
                 d["groups"] = {g: gm.to_dict() for g, gm in group_metrics(self.per_map[m], self.group_by).items()}
             methods[m] = d
@@ -230,11 +233,11 @@ def _write_html(result: "Comparison", out: Path, sections: dict[str, list[Path]]
     accs = result.accuracies()
     header = ["method"] + list(result.maps) + ["all", "balanced %", "s / map"]
     rows = []
+    secs = result.mean_seconds()
     for label in result.per_map:
-        secs = list(result.seconds[label].values())
         rows.append([label] + [pct(accs[label].get(m)) for m in result.maps]
                     + [pct(accs[label]["all"]), pct(result.overall(label).balanced_accuracy),
-                       f"{sum(secs) / len(secs):.3g}" if secs else ""])
+                       f"{secs[label]:.3g}" if secs[label] is not None else ""])
     notes = [f"skipped {k}: {v}" for k, v in result.skipped.items()]
     figures = [out / "accuracy.png"] + [out / f"confusion_{_safe(m)}.png" for m in result.per_map]
     return write_report(out / "report.html", "Comparison", header, rows, sections, notes, figures)
@@ -277,7 +280,8 @@ def write_comparison(result: Comparison, out_dir: str | os.PathLike,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [plots.accuracy_bars(out / "accuracy.png", result.accuracies(),
-                                 title="Classification accuracy per map and method")]
+                                 title="Classification accuracy per map and method",
+                                 seconds=result.mean_seconds())]
     for m in result.per_map:
         files.append(plots.confusion_figure(out / f"confusion_{_safe(m)}.png", result.overall(m), title=m))
     from ebsdphase.evaluation.run import accuracy_legend

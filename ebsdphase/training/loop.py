@@ -8,6 +8,7 @@ monitored metric stops improving, and writes, in ``run_dir``::
     <name>.json + <name>.weights.h5   the best-validation model bundle
     history.csv                       one row per epoch (loss, accuracy, val_*, seconds)
     curves.png                        accuracy and loss per epoch (like the paper's Fig. 5)
+    report.html                       the epochs, the curves and the card on one page
     train.json                        the settings of the run (read back by resume)
     checkpoint/state.npz              weights, optimizer and RNG state of the last epoch
 
@@ -560,6 +561,10 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
 
         plot_curves(run.history, run_dir / "curves.png", title=f"{config['name']} ({config['architecture']})")
     card = run_dir / f"{config['name']}.json"
+    if run.history:
+        from ebsdphase.training.report import write_train_report
+
+        write_train_report(run_dir, config, run.history, run.best_epoch, card if card.exists() else None)
     return TrainResult(run_dir=run_dir, bundle=card if card.exists() else None, best_epoch=run.best_epoch,
                        best_value=run.best_value, epochs_run=len(run.history), stopped_early=run.stopped_early,
                        history=list(run.history))

@@ -106,6 +106,28 @@ def test_tiny_run_learns(reference_run):
     assert bundle.params["depth"] == 3 and bundle.multiple == 2
 
 
+def test_the_run_report_has_every_epoch_the_curves_and_the_card(reference_run):
+    import html
+    import re
+
+    r = reference_run
+    page = (r.run_dir / "report.html").read_text()
+    table = page.split("<table>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    assert len(rows) == EPOCHS
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows]
+    assert [c[0] for c in cells] == [str(e) for e in range(1, EPOCHS + 1)]
+    kept = [int(c[0]) for c in cells if c[-1] == "best"]
+    assert kept == [r.best_epoch]
+    # the inlined curves are the run's curves.png, byte for byte
+    import base64
+
+    inlined = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
+    assert base64.b64decode(inlined[0]) == (r.run_dir / "curves.png").read_bytes()
+    card = json.loads(html.unescape(page.split("<pre>", 1)[1].split("</pre>", 1)[0]))
+    assert card == json.loads((r.run_dir / f"{card['name']}.json").read_text())
+
+
 def test_unlabelled_pixels_carry_no_loss(dataset):
     """Flipping the class of pixels marked 255 changes nothing: their weight is zero."""
     from ebsdphase.dataset.io import open_dataset
