@@ -56,6 +56,7 @@ class PredictRun:
     fractions_file: Path | None = None
     outside: dict[str, str] = field(default_factory=dict)          # stem -> one-line warning
     report_file: Path | None = None
+    workers: dict[str, int] = field(default_factory=dict)          # Dask worker -> model loads
 
     @property
     def done_stems(self) -> list[str]:
@@ -134,6 +135,7 @@ def predict_paths(
     grains: bool = False,
     smooth: str | None = "card",
     figures: bool = False,
+    scheduler: str | None = "local",
 ) -> PredictRun:
     """Predict every map among ``inputs`` (files, folders, globs) into ``out_dir``.
 
@@ -154,6 +156,9 @@ def predict_paths(
     :func:`ebsdphase.prediction.engine.tta_probabilities`).
     ``model=None`` takes the best pretrained model for the first readable map's channels
     (:func:`ebsdphase.models.pretrained.best_for`).
+    ``scheduler``: ``"local"`` (this process), ``"processes:N"`` (a Dask cluster of N worker
+    processes here) or a Dask scheduler address (``"tcp://host:8786"``); the outputs are the
+    same (:mod:`ebsdphase.prediction.cluster`).
     """
     from ebsdphase.io.discover import expand_maps
     from ebsdphase.core.classes import map_stem
@@ -180,71 +185,10 @@ def predict_paths(
         todo.append((stem, f))
 
     notify = on_map or (lambda stem, status: None)
-    if any(force or not _up_to_date(src, _outputs_for(out, stem, ctf, grains, figures)) for stem, src in todo):
-        # a bad model is one model error, before any map is read, not a failure per map
-        bundle.model  # noqa: B018 - builds the network and loads the weights
+    opts = MapOptions(out=out, ctf=ctf, tile=tile, overlap=overlap, tta=tta, grains=grains, smooth=smooth,
+                      figures=figures, batch_pixels=batch_pixels)
+    to_predict: list[tuple[str, Path]] = []
     with progress(len(todo), "predicting") as bar:
-        pending: list[tuple[str, Path, Any, np.ndarray, float]] = []
-        pending_pixels = 0
-
-        def flush() -> None:
-            nonlocal pending, pending_pixels
-            if not pending:
-                return
-            t0 = time.perf_counter()
-            try:
-                if tta:
-                    probs = [tta_probabilities(bundle, p[2], tile, overlap) for p in pending]
-                elif tile is None:
-                    probs = batched_probabilities(bundle, [p[3] for p in pending], [p[2].source for p in pending],
-                                                  batch_pixels)
-                else:
-                    probs = [predict_probabilities(bundle, p[3], tile, overlap, p[2].source) for p in pending]
-            except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
-                for stem, src, *_ in pending:
-                    run.failed[stem] = _one_line(src, exc)
-                    notify(stem, "failed")
-                    bar.advance()
-                pending, pending_pixels = [], 0
-                return
-            dt = time.perf_counter() - t0
-            run.stages["inference"] += dt
-            total = sum(p[3].shape[0] * p[3].shape[1] for p in pending)
-            for (stem, src, ebsd, x, t_prep), pr in zip(pending, probs):
-                share = dt * x.shape[0] * x.shape[1] / total
-                t1 = time.perf_counter()
-                try:
-                    pred = wrap_probabilities(bundle, ebsd, pr)
-                    table = None
-                    if grains or smooth == "grains":
-                        from ebsdphase.prediction.grains import grain_table, smooth_by_grains
-
-                        table = grain_table(pred, ebsd)
-                        if smooth == "grains":
-                            pred = smooth_by_grains(pred, table)
-                    run.outputs[stem] = _write_outputs(pred, ebsd, out, stem, ctf, table if grains else None)
-                    if figures:
-                        from ebsdphase.plots import map_figure
-
-                        run.outputs[stem].append(map_figure(out / f"{stem}{FIGURE_SUFFIX}", ebsd, pred,
-                                                            title=f"{stem} ({bundle.name})"))
-                    run.fractions[stem] = _fraction_row(pred, table if grains else None)
-                    if pred.outside_training:
-                        run.outside[stem] = (f"{src}: outside what {bundle.name} saw in training: "
-                                             + "; ".join(pred.outside_training))
-                    status = "done"
-                except OutputError:
-                    raise  # the place cannot take files: every other map would fail the same way
-                except Exception as exc:  # noqa: BLE001 - one bad map must not stop the run
-                    run.failed[stem] = _one_line(src, exc)
-                    status = "failed"
-                t_write = time.perf_counter() - t1
-                run.stages["write"] += t_write
-                run.seconds[stem] = t_prep + share + t_write
-                notify(stem, status)
-                bar.advance()
-            pending, pending_pixels = [], 0
-
         for stem, src in todo:
             outs = _outputs_for(out, stem, ctf, grains, figures)
             if not force and _up_to_date(src, outs):
@@ -256,25 +200,22 @@ def predict_paths(
                     continue
                 except EbsdphaseError:
                     pass  # an unreadable old output: predict again
-            t0 = time.perf_counter()
-            try:
-                ebsd, x = _prepare(bundle, src, run.stages, read.pop(src, None))
-            except Exception as exc:  # noqa: BLE001 - report and go on with the other maps
-                run.failed[stem] = _one_line(src, exc)
-                notify(stem, "failed")
-                bar.advance()
-                continue
-            t_prep = time.perf_counter() - t0
-            px = x.shape[0] * x.shape[1]
-            # maps go through one by one unless they are small enough to share a pass
-            one_by_one = tile is not None or tta
-            if pending and (one_by_one or pending_pixels + px > batch_pixels):
-                flush()
-            pending.append((stem, src, ebsd, x, t_prep))
-            pending_pixels += px
-            if one_by_one or pending_pixels >= batch_pixels:
-                flush()
-        flush()
+            to_predict.append((stem, src))
+        if to_predict:
+            # a bad model is one model error, before any map is read, not a failure per map
+            bundle.model  # noqa: B018 - builds the network and loads the weights
+
+        def record(outcome: "MapOutcome") -> None:
+            _record(run, outcome)
+            notify(outcome.stem, outcome.status)
+            bar.advance()
+
+        if scheduler in (None, "local"):
+            _predict_here(bundle, to_predict, opts, read, record)
+        else:
+            from ebsdphase.prediction.cluster import predict_on_cluster
+
+            run.workers = predict_on_cluster(scheduler, bundle, to_predict, opts, record)
 
     # fractions.csv covers every map with outputs in the folder (earlier runs too), in
     # input order first
@@ -284,6 +225,186 @@ def predict_paths(
         run.fractions_file = write_folder_fractions(out, run.fractions, bundle.classes.names)
         run.report_file = _write_html(run, out, bundle.classes.names)
     return run
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """What to write for each map (the same for every map of a run)."""
+
+    out: Path
+    ctf: bool = False
+    tile: int | None = None
+    overlap: int = 0
+    tta: bool = False
+    grains: bool = False
+    smooth: str | None = None
+    figures: bool = False
+    batch_pixels: int = BATCH_PIXELS
+
+    @property
+    def one_by_one(self) -> bool:
+        """Tiled and TTA maps take one forward pass (or more) each, never shared."""
+        return self.tile is not None or self.tta
+
+
+@dataclass
+class Prepared:
+    """A map read and turned into network inputs, waiting for its forward pass."""
+
+    stem: str
+    src: Path
+    ebsd: Any
+    x: np.ndarray
+    seconds: float
+    stages: dict[str, float]
+
+    @property
+    def pixels(self) -> int:
+        return int(self.x.shape[0] * self.x.shape[1])
+
+
+@dataclass
+class MapOutcome:
+    """What became of one map: its outputs and fractions, or the one line saying why not."""
+
+    stem: str
+    src: Path
+    status: str                                  # "done" or "failed"
+    outputs: list[Path] = field(default_factory=list)
+    row: dict | None = None
+    outside: str | None = None
+    failure: str | None = None
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, stem: str, src: Path, exc: BaseException, seconds: float = 0.0) -> "MapOutcome":
+        return cls(stem, src, "failed", failure=_one_line(src, exc), seconds=seconds)
+
+
+class Batcher:
+    """Groups maps, in input order, into forward passes of at most ``batch_pixels`` pixels
+    (tiled and TTA maps alone). Local and Dask runs group the same way, so their passes, and
+    hence their probabilities, are the same to the bit."""
+
+    def __init__(self, batch_pixels: int, one_by_one: bool) -> None:
+        self.batch_pixels, self.one_by_one = batch_pixels, one_by_one
+        self.pending: list = []
+        self.pixels = 0
+
+    def add(self, item, pixels: int) -> list[list]:
+        """Add ``item`` (``pixels`` large); return the batches now complete."""
+        ready = []
+        if self.pending and (self.one_by_one or self.pixels + pixels > self.batch_pixels):
+            ready.append(self.finish()[0])
+        self.pending.append(item)
+        self.pixels += pixels
+        if self.one_by_one or self.pixels >= self.batch_pixels:
+            ready.append(self.finish()[0])
+        return ready
+
+    def finish(self) -> list[list]:
+        """The last, incomplete batch (if any)."""
+        batch, self.pending, self.pixels = self.pending, [], 0
+        return [batch] if batch else []
+
+
+def prepare_map(bundle, stem: str, src: Path, ebsd=None) -> "Prepared | MapOutcome":
+    """Read ``src`` (unless ``ebsd`` is given) and build its inputs; a failure as an outcome."""
+    t0 = time.perf_counter()
+    stages = {"read": 0.0, "kam": 0.0, "features": 0.0}
+    try:
+        ebsd, x = _prepare(bundle, src, stages, ebsd)
+    except Exception as exc:  # noqa: BLE001 - report and go on with the other maps
+        return MapOutcome.failed(stem, src, exc, time.perf_counter() - t0)
+    return Prepared(stem, src, ebsd, x, time.perf_counter() - t0, stages)
+
+
+def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[MapOutcome]:
+    """One forward pass for ``batch`` (maps of equal padded size share it), then each map's
+    outputs. A failure fails the maps concerned; :class:`OutputError` (the place cannot take
+    files) is raised, since every other map would fail the same way."""
+    t0 = time.perf_counter()
+    try:
+        if opts.tta:
+            probs = [tta_probabilities(bundle, p.ebsd, opts.tile, opts.overlap) for p in batch]
+        elif opts.tile is None:
+            probs = batched_probabilities(bundle, [p.x for p in batch], [p.ebsd.source for p in batch],
+                                          opts.batch_pixels)
+        else:
+            probs = [predict_probabilities(bundle, p.x, opts.tile, opts.overlap, p.ebsd.source) for p in batch]
+    except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
+        return [MapOutcome.failed(p.stem, p.src, exc, p.seconds) for p in batch]
+    dt = time.perf_counter() - t0
+    total = sum(p.pixels for p in batch)
+    outcomes = []
+    for p, pr in zip(batch, probs):
+        share = dt * p.pixels / total
+        t1 = time.perf_counter()
+        outcome = _finish_map(bundle, p, pr, opts)
+        t_write = time.perf_counter() - t1
+        outcome.seconds = p.seconds + share + t_write
+        outcome.stages = {**p.stages, "inference": share, "write": t_write}
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _finish_map(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions) -> MapOutcome:
+    """Probabilities -> prediction (grain vote if asked) -> the map's files and fractions row."""
+    try:
+        pred = wrap_probabilities(bundle, p.ebsd, probs)
+        table = None
+        if opts.grains or opts.smooth == "grains":
+            from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+
+            table = grain_table(pred, p.ebsd)
+            if opts.smooth == "grains":
+                pred = smooth_by_grains(pred, table)
+        outputs = _write_outputs(pred, p.ebsd, opts.out, p.stem, opts.ctf, table if opts.grains else None)
+        if opts.figures:
+            from ebsdphase.plots import map_figure
+
+            outputs.append(map_figure(opts.out / f"{p.stem}{FIGURE_SUFFIX}", p.ebsd, pred,
+                                      title=f"{p.stem} ({bundle.name})"))
+        outside = None
+        if pred.outside_training:
+            outside = f"{p.src}: outside what {bundle.name} saw in training: " + "; ".join(pred.outside_training)
+        return MapOutcome(p.stem, p.src, "done", outputs, _fraction_row(pred, table if opts.grains else None),
+                          outside)
+    except OutputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad map must not stop the run
+        return MapOutcome.failed(p.stem, p.src, exc)
+
+
+def _predict_here(bundle, maps: Sequence[tuple[str, Path]], opts: MapOptions, read: dict[Path, Any],
+                  record: Callable[[MapOutcome], None]) -> None:
+    """This process: maps read one after another, predicted in :class:`Batcher` batches."""
+    batcher = Batcher(opts.batch_pixels, opts.one_by_one)
+    for stem, src in maps:
+        item = prepare_map(bundle, stem, src, read.pop(src, None))
+        if isinstance(item, MapOutcome):
+            record(item)
+            continue
+        for batch in batcher.add(item, item.pixels):
+            for outcome in predict_batch(bundle, batch, opts):
+                record(outcome)
+    for batch in batcher.finish():
+        for outcome in predict_batch(bundle, batch, opts):
+            record(outcome)
+
+
+def _record(run: PredictRun, o: MapOutcome) -> None:
+    run.seconds[o.stem] = o.seconds
+    for k, v in o.stages.items():
+        run.stages[k] = run.stages.get(k, 0.0) + v
+    if o.status == "done":
+        run.outputs[o.stem] = o.outputs
+        run.fractions[o.stem] = o.row
+        if o.outside:
+            run.outside[o.stem] = o.outside
+    else:
+        run.failed[o.stem] = o.failure or f"{o.src}: failed"
 
 
 def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:

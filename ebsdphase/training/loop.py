@@ -362,8 +362,8 @@ class _Run:
         return int(meta["epochs_done"])
 
 
-#: what a run writes before its first checkpoint
-_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "checkpoint"}
+#: what a run writes before its first checkpoint (and the report, remade from the history)
+_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "report.html", "checkpoint"}
 
 
 def _unstarted_run(run_dir: Path) -> bool:
