@@ -38,6 +38,9 @@ def command(
                                 "the phases with a legend and the uncertainty, with scale bars."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "
                              "the grid (orientations turned with it); 8x the inference time."),
+    scheduler: str = typer.Option("local", "--scheduler", help="Where the maps are predicted: 'local' (this "
+                                  "process), 'processes:N' (N Dask worker processes here) or a Dask "
+                                  "scheduler address 'tcp://host:8786' (needs ebsdphase[dask])."),
 ) -> None:
     """Predict the phase of every pixel: <stem>.phases.png, <stem>.phases.h5 (classes,
     probabilities, entropy), optional .ctf, and fractions.csv for all maps."""
@@ -49,10 +52,14 @@ def command(
         error("no maps given: name map files, folders or globs, or --example")
         raise typer.Exit(EXIT_BAD_INPUT)
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
-                        tta=tta, grains=grains, smooth=smooth, figures=figure)
+                        tta=tta, grains=grains, smooth=smooth, figures=figure, scheduler=scheduler)
     if model is None:
         console.print(f"model: {run.model} (the best pretrained model for these maps' channels)")
     print_run(run)
+    if run.workers:
+        loads = sorted(set(run.workers.values()))
+        console.print(f"Dask: {len(run.workers)} worker(s) predicted; model loaded "
+                      + ("once on each" if loads == [1] else f"{loads} times per worker"))
     for why in run.outside.values():
         warn(why)
     finish_report(run.failed, _counts(run))

@@ -164,6 +164,10 @@ def predict_paths(
     from ebsdphase.core.classes import map_stem
 
 
+    if scheduler not in (None, "local"):
+        from ebsdphase.prediction.cluster import check_scheduler
+
+        check_scheduler(scheduler)  # a wrong spec or no Dask: one line before any work
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = expand_maps(inputs)
@@ -212,7 +216,7 @@ def predict_paths(
 
         if scheduler in (None, "local"):
             _predict_here(bundle, to_predict, opts, read, record)
-        else:
+        elif to_predict:  # a re-run with everything up to date starts no cluster
             from ebsdphase.prediction.cluster import predict_on_cluster
 
             run.workers = predict_on_cluster(scheduler, bundle, to_predict, opts, record)
