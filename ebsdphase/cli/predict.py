@@ -38,6 +38,13 @@ def command(
                                 "the phases with a legend and the uncertainty, with scale bars."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "
                              "the grid (orientations turned with it); 8x the inference time."),
+    stack: bool = typer.Option(False, "--stack", help="Serial sections: the maps are slices of one volume; "
+                               "write <name>.phases.h5 (Z x Y x X classes and probabilities) and "
+                               "<name>.fractions.csv (per slice and for the volume)."),
+    z_spacing: Optional[float] = typer.Option(None, "--z-spacing", help="With --stack: distance between "
+                                              "slices in um (default: the slices' x step)."),
+    stack_name: Optional[str] = typer.Option(None, "--stack-name", help="With --stack: the volume's name "
+                                             "(default: the first input folder's name)."),
     scheduler: str = typer.Option("local", "--scheduler", help="Where the maps are predicted: 'local' (this "
                                   "process), 'processes:N' (N Dask worker processes here) or a Dask "
                                   "scheduler address 'tcp://host:8786' (needs ebsdphase[dask])."),
@@ -51,6 +58,9 @@ def command(
     if not inputs:
         error("no maps given: name map files, folders or globs, or --example")
         raise typer.Exit(EXIT_BAD_INPUT)
+    if stack:
+        _predict_stack(inputs, model, output, stack_name, z_spacing, tile, overlap, smooth, scheduler)
+        return
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
                         tta=tta, grains=grains, smooth=smooth, figures=figure, scheduler=scheduler)
     if model is None:
@@ -63,6 +73,31 @@ def command(
     for why in run.outside.values():
         warn(why)
     finish_report(run.failed, _counts(run))
+
+
+def _predict_stack(inputs, model, output, name, z_spacing, tile, overlap, smooth, scheduler) -> None:  # noqa: ANN001
+    from ebsdphase.prediction.stack import predict_stack
+
+    if scheduler != "local":
+        warn("--stack predicts its slices in this process; --scheduler is ignored")
+    run = predict_stack(inputs, model, output, name=name, z_spacing=z_spacing,
+                        tile=tile, overlap=overlap, smooth=smooth, progress=progress_bar)
+    names = list(run.fractions["volume"])
+    headers = [f"{n}\n%" for n in names]
+    width = name_width(headers)
+    table = Table(title=f"Phase fractions per slice (model {run.model})", title_justify="left")
+    table.add_column("slice", no_wrap=True, max_width=width)
+    for h in headers:
+        table.add_column(h, justify="right", no_wrap=True)
+    for stem, fr in run.fractions.items():
+        if stem == "volume":
+            table.add_section()
+        table.add_row(short_name(stem, width), *[percent(fr[n], 1) for n in names],
+                      style="bold" if stem == "volume" else None)
+    console.print(table)
+    z, y, x = run.shape
+    console.print(f"volume {z} x {y} x {x}, z spacing {run.z_spacing_um:g} um -> {run.volume} "
+                  f"(fractions: {run.fractions_file.name})")
 
 
 def print_run(run) -> None:

@@ -33,6 +33,9 @@ def command(
                                "(recorded in the card): 'grains' (default; each grain one phase) or 'none'."),
     dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
                                   "symmetry of the square each epoch (inputs without quaternions)."),
+    distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
+                                    "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
+                                    "device count."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
@@ -54,7 +57,7 @@ def command(
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
-                       dihedral=dihedral, smooth=smooth)
+                       dihedral=dihedral, smooth=smooth, distribute=distribute)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

@@ -78,6 +78,10 @@ class ModelPlugin(_PluginBase):
     """A Dask worker plugin carrying a bundle (card and weights as bytes); ``setup`` writes
     them to the worker's scratch folder and builds the network, once per worker."""
 
+    #: registering a plugin of the same name (the same model, see _plugin_name) again on a
+    #: running cluster leaves the loaded one in place
+    idempotent = True
+
     def __init__(self, name: str, files: dict[str, bytes]) -> None:
         self.name_of_model = name
         self.files = files
@@ -100,8 +104,15 @@ class ModelPlugin(_PluginBase):
         self.bundle = None
 
 
-def _plugin_name(bundle) -> str:
-    return f"ebsdphase-model-{bundle.name}"
+def _plugin_name(bundle, files: dict[str, bytes]) -> str:
+    """Names the model by its content, so a long-running cluster keeps a model loaded from
+    one run to the next and never mistakes another model of the same name for it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for fname in sorted(files):
+        digest.update(fname.encode() + b"\0" + files[fname])
+    return f"ebsdphase-model-{bundle.name}-{digest.hexdigest()[:16]}"
 
 
 def _worker_plugin(name: str) -> ModelPlugin:
@@ -156,8 +167,10 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
     client, cluster = _connect(spec)
     workers: dict[str, int] = {}
     try:
-        name = _plugin_name(bundle)
-        client.register_plugin(ModelPlugin(bundle.name, _bundle_files(bundle)), name=name)
+        files = _bundle_files(bundle)
+        name = _plugin_name(bundle, files)
+        # idempotent: workers that already hold this model (an earlier run) keep it
+        client.register_plugin(ModelPlugin(bundle.name, files), name=name)
         ahead = AHEAD_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {})))
         batcher = Batcher(opts.batch_pixels, opts.one_by_one)
         queue = deque(maps)

@@ -324,19 +324,38 @@ def prepare_map(bundle, stem: str, src: Path, ebsd=None) -> "Prepared | MapOutco
     return Prepared(stem, src, ebsd, x, time.perf_counter() - t0, stages)
 
 
+def infer(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[np.ndarray]:
+    """The (rows, cols, K) probabilities of each map of ``batch``: one forward pass for maps
+    of equal padded size, tiles or the 8 symmetries where ``opts`` asks for them."""
+    if opts.tta:
+        return [tta_probabilities(bundle, p.ebsd, opts.tile, opts.overlap) for p in batch]
+    if opts.tile is None:
+        return batched_probabilities(bundle, [p.x for p in batch], [p.ebsd.source for p in batch],
+                                     opts.batch_pixels)
+    return [predict_probabilities(bundle, p.x, opts.tile, opts.overlap, p.ebsd.source) for p in batch]
+
+
+def finalize(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions):
+    """Probabilities -> the map's :class:`Prediction` (grain vote where asked) and its grain
+    table (None unless grains or smoothing need it)."""
+    pred = wrap_probabilities(bundle, p.ebsd, probs)
+    table = None
+    if opts.grains or opts.smooth == "grains":
+        from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+
+        table = grain_table(pred, p.ebsd)
+        if opts.smooth == "grains":
+            pred = smooth_by_grains(pred, table)
+    return pred, table
+
+
 def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[MapOutcome]:
     """One forward pass for ``batch`` (maps of equal padded size share it), then each map's
     outputs. A failure fails the maps concerned; :class:`OutputError` (the place cannot take
     files) is raised, since every other map would fail the same way."""
     t0 = time.perf_counter()
     try:
-        if opts.tta:
-            probs = [tta_probabilities(bundle, p.ebsd, opts.tile, opts.overlap) for p in batch]
-        elif opts.tile is None:
-            probs = batched_probabilities(bundle, [p.x for p in batch], [p.ebsd.source for p in batch],
-                                          opts.batch_pixels)
-        else:
-            probs = [predict_probabilities(bundle, p.x, opts.tile, opts.overlap, p.ebsd.source) for p in batch]
+        probs = infer(bundle, batch, opts)
     except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
         return [MapOutcome.failed(p.stem, p.src, exc, p.seconds) for p in batch]
     dt = time.perf_counter() - t0
@@ -354,16 +373,9 @@ def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[M
 
 
 def _finish_map(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions) -> MapOutcome:
-    """Probabilities -> prediction (grain vote if asked) -> the map's files and fractions row."""
+    """Probabilities -> prediction -> the map's files and fractions row."""
     try:
-        pred = wrap_probabilities(bundle, p.ebsd, probs)
-        table = None
-        if opts.grains or opts.smooth == "grains":
-            from ebsdphase.prediction.grains import grain_table, smooth_by_grains
-
-            table = grain_table(pred, p.ebsd)
-            if opts.smooth == "grains":
-                pred = smooth_by_grains(pred, table)
+        pred, table = finalize(bundle, p, probs, opts)
         outputs = _write_outputs(pred, p.ebsd, opts.out, p.stem, opts.ctf, table if opts.grains else None)
         if opts.figures:
             from ebsdphase.plots import map_figure

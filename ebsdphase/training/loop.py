@@ -110,11 +110,13 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
-                  dihedral: bool = False):
+                  dihedral: bool = False, devices: int = 1):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
-    random symmetry of the square each epoch (square crops only)."""
+    random symmetry of the square each epoch (square crops only); ``devices``: a last,
+    short batch is cut to a multiple of the device count (data parallelism splits every
+    batch evenly; the crops left out are drawn again in another epoch's order)."""
     import keras
 
     from ebsdphase.features import relative_jitter
@@ -137,6 +139,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
 
         def __getitem__(self, index: int):
             idx = np.sort(self._order()[index * batch_size:(index + 1) * batch_size])
+            if devices > 1 and len(idx) % devices:
+                idx = idx[: max(devices, len(idx) - len(idx) % devices)]
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
             if jitter:
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
@@ -400,14 +404,16 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
-          callbacks: list | None = None) -> TrainResult:
+          distribute: bool = False, callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
     network; ``init`` (a bundle, path or pretrained name) starts from trained weights
     (fine-tuning). ``resume=True`` continues the run in ``run_dir`` with the settings saved
     there; only ``epochs`` may be raised. ``patience`` epochs without improvement of
-    ``monitor`` stop the run (0 = never). Extra keras ``callbacks`` run after ours.
+    ``monitor`` stop the run (0 = never). ``distribute`` trains data-parallel over every
+    visible device (JAX backend; ``batch_size`` is the global batch, a multiple of the
+    device count). Extra keras ``callbacks`` run after ours.
     """
     import ebsdphase
     import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
@@ -482,9 +488,31 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")
 
+    if not resume:
+        config["distribute"] = bool(distribute)
     dataset_path = Path(config["dataset"])
-    with open_dataset(dataset_path) as ds:
+    if not config.get("distribute"):
+        config["devices"] = 1
+        with open_dataset(dataset_path) as ds:
+            return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
+    dist, config["devices"] = _data_parallel(config["batch_size"])
+    with dist.scope(), open_dataset(dataset_path) as ds:
         return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
+
+
+def _data_parallel(batch_size: int):
+    """Keras 3's data parallelism over every visible device (GPUs, TPUs, else the CPU's
+    devices): each batch split evenly over them, the weights replicated."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise EbsdphaseError(f"distribute=True: needs the JAX backend (KERAS_BACKEND=jax); this run uses "
+                             f"{keras.backend.backend()}")
+    devices = keras.distribution.list_devices()
+    if batch_size % len(devices):
+        raise EbsdphaseError(f"batch_size={batch_size}: must be a multiple of the {len(devices)} devices that "
+                             "distribute=True splits every batch over")
+    return keras.distribution.DataParallel(devices=devices), len(devices)
 
 
 def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init: Any,
@@ -541,9 +569,10 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     weights = class_weights(train_y, n_classes) if config.get("class_weight", "none") == "balanced" else None
     turn = bool(config.get("dihedral", False)) and not any(c in labels_in for c in ("q0", "q1", "q2", "q3")) \
         and train_x.shape[1] == train_x.shape[2]
+    devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
-                                      jitter, weights, turn)
-    val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False)
+                                      jitter, weights, turn, devices=devices)
+    val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val
     callbacks = [_run_keeper(run)]
