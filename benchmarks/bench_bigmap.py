@@ -105,7 +105,7 @@ def main() -> None:
         k_s, g_s, n_grains = out.split("RESULT ")[1].split()
         rows.append(("read + KAM + grains", wall, rss, f"KAM {k_s} s, grains {g_s} s ({n_grains} grains)"))
         wall, rss, out = _timed([sys.executable, "-m", "ebsdphase.cli.main", "predict", str(src), "--model",
-                                 args.model, "--tile", str(args.tile), "--overlap", str(args.overlap),
+                                 args.model, "--tile", str(args.tile), "--overlap", str(args.overlap), "--force",
                                  "-o", str(folder / "out")])
         rows.append((f"predict --tile {args.tile} --overlap {args.overlap}", wall, rss, args.model))
         print(f"{'stage (own process)':<34}{'s':>7}{'peak GiB':>10}  note")

@@ -263,9 +263,16 @@ def _parse_chunk(buf: np.ndarray, start: int, end: int, ncols: int, comma: bool,
         raise _ParseFailure(int(status[k]), int(errpos[k]), int(offsets[k] + rows[k]))
     if nchunks == 1 or np.all(rows[:-1] == counts[:-1] + 1):
         return out[:, :int(offsets[-2] + rows[-1])]
-    # blank lines left gaps between the chunks' rows: close them
-    return np.concatenate([out[:, offsets[k]:offsets[k] + rows[k]] for k in range(nchunks)],
-                          axis=1)
+    # chunks hold fewer rows than their room (a chunk ends on a newline; blank lines): close
+    # the gaps in place, chunk by chunk to the left, instead of concatenating a second copy
+    # of the table (1.4 GiB for a 4000 x 4000 .ctf)
+    filled = 0
+    for k in range(nchunks):
+        a, n = int(offsets[k]), int(rows[k])
+        if a != filled:
+            out[:, filled:filled + n] = out[:, a:a + n]  # numpy buffers an overlapping copy
+        filled += n
+    return out[:, :filled]
 
 
 def line_number(buf: np.ndarray, pos: int) -> int:
