@@ -300,7 +300,8 @@ def _field_text(buf: np.ndarray, pos: int) -> str:
 
 
 def parse_numbers(path: Path, buf: np.ndarray, start: int, ncols: int, *,
-                  decimal_comma: bool = False, skip_rest: bool = False) -> np.ndarray:
+                  decimal_comma: bool = False, skip_rest: bool = False, line_offset: int = 0,
+                  final: bool = True) -> np.ndarray:
     """Parse the numeric table in ``buf[start:]`` (raw file bytes) -> (ncols, points) float64.
 
     Column-major, so that each column (``table[j]``) is a contiguous array.
@@ -308,12 +309,13 @@ def parse_numbers(path: Path, buf: np.ndarray, start: int, ncols: int, *,
     Every line must hold ``ncols`` numbers; with ``skip_rest`` anything after them (e.g. a
     phase name) is ignored, otherwise a longer line is an error. Errors are
     :class:`MapReadError` naming the file, the line and the problem; a last line with too few
-    fields is reported as a truncated file.
+    fields is reported as a truncated file (only when ``final``: ``buf`` ends the file).
+    ``line_offset``: lines of the file before ``buf`` (for the line numbers of errors).
     """
     try:
         return _parse_chunk(buf, start, buf.size, ncols, decimal_comma, skip_rest)
     except _ParseFailure as f:
-        line = line_number(buf, f.pos)
+        line = line_number(buf, f.pos) + line_offset
         if f.status == _BAD_NUMBER:
             raise MapReadError(path, f"line {line}: non-numeric field "
                                      f"{_field_text(buf, f.pos)!r}") from None
@@ -323,13 +325,102 @@ def parse_numbers(path: Path, buf: np.ndarray, start: int, ncols: int, *,
         if f.status == _FEW_FIELDS:
             nl = np.flatnonzero(buf[f.pos:] == _LF)
             after = buf[f.pos + int(nl[0]) + 1:] if nl.size else buf[:0]
-            last = not np.any(after > _SPACE)
+            last = final and not np.any(after > _SPACE)
             if last:
                 raise MapReadError(path, f"file is truncated: the last line ({line}) holds "
                                          f"fewer than {ncols} fields") from None
             raise MapReadError(path, f"line {line}: fewer than {ncols} fields "
                                      f"({line_text(buf, f.pos)!r})") from None
         raise MapReadError(path, f"line {line}: cannot parse the data") from None
+
+
+#: files larger than this are parsed block by block (:func:`parse_file`), so that the text
+#: of a big map and its table are never in memory together (a 4000 x 4000 .ctf: 1 GiB of
+#: text, 1.4 GiB as a float64 table)
+BLOCK_BYTES = 64 << 20
+#: what :func:`read_head` reads for the header (and, for a small file, everything)
+HEAD_BYTES = 4 << 20
+
+
+class Table:
+    """The columns of a parsed numeric table: ``table[j]`` is column ``j`` as a contiguous
+    (points,) array, float64, or float32 for the columns parsed as ``narrow``."""
+
+    def __init__(self, columns: list[np.ndarray]) -> None:
+        self.columns = columns
+
+    def __getitem__(self, j: int) -> np.ndarray:
+        return self.columns[j]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.columns), (int(self.columns[0].size) if self.columns else 0)
+
+
+def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[np.ndarray, int]:
+    """The first ``limit`` bytes of ``path`` (all of it when smaller) and the file's size;
+    the same "empty file" error as :func:`read_bytes`."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            data = np.fromfile(f, dtype=np.uint8, count=min(size, limit))
+    except OSError as exc:
+        raise MapReadError(path, f"cannot read the file ({exc.strerror})") from None
+    if data.size == size and re.search(rb"\S", memoryview(data)) is None:
+        raise MapReadError(path, "file is empty")
+    return data, size
+
+
+def parse_file(path: Path, head: np.ndarray, size: int, start: int, ncols: int, *,
+               decimal_comma: bool = False, skip_rest: bool = False, narrow: frozenset[int] = frozenset()) -> Table:
+    """Parse the numeric table of ``path`` from byte ``start`` to the end, as
+    :func:`parse_numbers` does (same rules, same errors, line numbers of the whole file).
+
+    ``head`` holds the file's first bytes (the whole file when ``head.size == size``: parsed
+    in one go); a bigger file is read and parsed in blocks of about :data:`BLOCK_BYTES`
+    that end on a newline, each block's rows appended to the columns, so the text is never
+    all in memory. Columns in ``narrow`` are kept as float32 (channels that end up float32
+    anyway), the others as float64 (coordinates, angles, phase numbers).
+    """
+    def keep(j: int, col: np.ndarray) -> np.ndarray:
+        return col.astype(np.float32) if j in narrow else np.array(col)
+
+    if head.size == size:
+        data = parse_numbers(path, head, start, ncols, decimal_comma=decimal_comma, skip_rest=skip_rest)
+        return Table([keep(j, data[j]) if j in narrow else data[j] for j in range(ncols)])
+    parts: list[list[np.ndarray]] = [[] for _ in range(ncols)]
+    lines_before = line_number(head, start) - 1
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            carry = np.empty(0, np.uint8)
+            while True:
+                chunk = np.fromfile(f, dtype=np.uint8, count=BLOCK_BYTES)
+                final = chunk.size < BLOCK_BYTES
+                block = np.concatenate([carry, chunk]) if carry.size else chunk
+                del chunk
+                if not final:
+                    nl = np.flatnonzero(block[-(1 << 20):] == _LF)  # a line is far shorter than 1 MiB
+                    if nl.size == 0:
+                        carry = block  # no line end yet: read on
+                        continue
+                    cut = block.size - min(block.size, 1 << 20) + int(nl[-1]) + 1
+                    carry, block = block[cut:].copy(), block[:cut]
+                data = parse_numbers(path, block, 0, ncols, decimal_comma=decimal_comma, skip_rest=skip_rest,
+                                     line_offset=lines_before, final=final)
+                for j in range(ncols):
+                    parts[j].append(keep(j, data[j]))
+                del data
+                if final:
+                    break
+                lines_before += int(np.count_nonzero(block == _LF))
+    except OSError as exc:
+        raise MapReadError(path, f"cannot read the file ({exc.strerror})") from None
+    columns = []
+    for j in range(ncols):  # one column at a time: the blocks of a column go as it is joined
+        columns.append(parts[j][0] if len(parts[j]) == 1 else np.concatenate(parts[j]))
+        parts[j] = []
+    return Table(columns)
 
 
 def read_bytes(path: Path) -> np.ndarray:

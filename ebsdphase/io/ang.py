@@ -134,8 +134,12 @@ def _first_fields(buf: np.ndarray, start: int) -> list[str]:
 def read(path: Path) -> EBSDMap:
     """Read an EDAX/TSL .ang file (see the module docstring for the rules)."""
     path = Path(path)
-    buf = _text.read_bytes(path)
+    buf, size = _text.read_head(path)
     keys, phases, header_columns, start = parse_header(buf)
+    if start >= buf.size and buf.size < size:  # a header longer than the head: read it all
+        buf = _text.read_bytes(path)
+        size = buf.size
+        keys, phases, header_columns, start = parse_header(buf)
     ncols = len(_first_fields(buf, start))
     if ncols == 0:
         raise MapReadError(path, "no data rows after the header")
@@ -154,7 +158,8 @@ def read(path: Path) -> EBSDMap:
         if need not in roles:
             raise MapReadError(path, f"no {need} column (columns: {', '.join(roles)})")
 
-    data = _text.parse_numbers(path, buf, start, ncols)
+    data = _text.parse_file(path, buf, size, start, ncols)  # in blocks for a big file
+    del buf
     if data.shape[1] == 0:
         raise MapReadError(path, "no data rows after the header")
     col = {role: data[i] for i, role in reversed(list(enumerate(roles)))}

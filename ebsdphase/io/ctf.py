@@ -105,8 +105,12 @@ def _column_index(path: Path, columns: list[str], name: str) -> int:
 def read(path: Path) -> EBSDMap:
     """Read an Oxford .ctf file (see the module docstring for the rules)."""
     path = Path(path)
-    buf = _text.read_bytes(path)
+    buf, size = _text.read_head(path)
     keys, acquisition, columns, phase_list, declared, start = _parse_header(buf)
+    if start >= buf.size and buf.size < size:  # a header longer than the head: read it all
+        buf = _text.read_bytes(path)
+        size = buf.size
+        keys, acquisition, columns, phase_list, declared, start = _parse_header(buf)
     first_line = next((line for _, _, line in _text.iter_lines(buf, start, 1 << 16)
                        if line.strip()), None)
     if first_line is None:
@@ -121,15 +125,15 @@ def read(path: Path) -> EBSDMap:
         raise MapReadError(path, f"the column line names {len(columns)} columns but the first "
                                  f"data row holds {ncols} fields")
     comma = "," in first_line or "," in keys.get("XStep", "")
-    data = _text.parse_numbers(path, buf, start, ncols, decimal_comma=comma)
-    # the file's bytes are not needed past this point: a 4000 x 4000 map's text is 1 GiB,
-    # a third of what reading it would otherwise hold at its peak
+    ip, ix, iy = (_column_index(path, columns, n) for n in ("Phase", "X", "Y"))
+    ie = [_column_index(path, columns, n) for n in ("Euler1", "Euler2", "Euler3")]
+    skip = {ip, ix, iy, *ie}
+    # channels are float32 in the map: parsed as such, they are the map's arrays (no copy)
+    data = _text.parse_file(path, buf, size, start, ncols, decimal_comma=comma,
+                            narrow=frozenset(i for i in range(ncols) if i not in skip))
     del buf
     if data.shape[1] == 0:
         raise MapReadError(path, "no data rows after the header")
-
-    ip, ix, iy = (_column_index(path, columns, n) for n in ("Phase", "X", "Y"))
-    ie = [_column_index(path, columns, n) for n in ("Euler1", "Euler2", "Euler3")]
     step = (_text.to_float(keys.get("XStep")), _text.to_float(keys.get("YStep")))
     # Oxford scans are square: no hexagonal fallback
     place = _text.place_on_grid(path, data[ix], data[iy], step, hexagonal=False)
@@ -148,8 +152,7 @@ def read(path: Path) -> EBSDMap:
     phases = _phase_table(path, phase_list, declared, phase_id)
     quats = _text.euler_to_quaternions(*euler, phase_id, degrees=True)
     del euler, finite, phase  # float64 grids of the whole map, no longer needed
-    skip = {ip, ix, iy, *ie}
-    channels = {_text.channel_name(c): place.take(data[i]).astype(np.float32)
+    channels = {_text.channel_name(c): place.take(data[i]).astype(np.float32, copy=False)
                 for i, c in enumerate(columns) if i not in skip}
     metadata = {"header": keys, "acquisition": acquisition, "euler_unit": "degree",
                 "decimal_comma": comma}
