@@ -132,13 +132,18 @@ class EBSDMap:
         if self.phase_id.size and int(self.phase_id.min()) < 0:
             n = int(np.count_nonzero(self.phase_id < 0))
             return f"{n} points have a negative phase id ({int(self.phase_id.min())})"
-        q = self.quaternions[self.indexed]
-        if q.size:
-            norm = np.sqrt(np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)))
-            bad = ~np.isfinite(norm) | (np.abs(norm - 1.0) > 1e-2)
-            if bad.any():
-                return (f"{int(bad.sum())} indexed points have orientations that are not rotations "
-                        "(NaN, infinite or not unit quaternions)")
+        n_bad = 0
+        q_all = self.quaternions.reshape(-1, 4)
+        indexed = self.indexed.reshape(-1)
+        # in slices of 1 M points: the float64 norms of a 16 M-point map would be 1.3 GB of
+        # temporaries, more than the map
+        for a in range(0, q_all.shape[0], 1 << 20):
+            q = q_all[a:a + (1 << 20)][indexed[a:a + (1 << 20)]].astype(np.float64)
+            norm = np.sqrt(np.einsum("ij,ij->i", q, q))
+            n_bad += int(np.count_nonzero(~np.isfinite(norm) | (np.abs(norm - 1.0) > 1e-2)))
+        if n_bad:
+            return (f"{n_bad} indexed points have orientations that are not rotations "
+                    "(NaN, infinite or not unit quaternions)")
         return None
 
     # -- slicing ------------------------------------------------------------------------

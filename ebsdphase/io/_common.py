@@ -60,7 +60,8 @@ def read_h5(path: Path, reader: Callable[[Path, Any], EBSDMap], name: str,
     with f:
         try:
             return reader(path, f)
-        except (RuntimeError, OSError, KeyError, TypeError) as exc:  # h5py on a damaged file
+        # h5py on a damaged file; AttributeError: a damaged link makes a named datatype of a dataset
+        except (RuntimeError, OSError, KeyError, TypeError, AttributeError) as exc:
             raise MapReadError(path, f"damaged {name} file ({exc})") from None
 
 

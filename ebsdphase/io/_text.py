@@ -334,34 +334,46 @@ def parse_numbers(path: Path, buf: np.ndarray, start: int, ncols: int, *,
         raise MapReadError(path, f"line {line}: cannot parse the data") from None
 
 
-#: files larger than this are parsed block by block (:func:`parse_file`), so that the text
-#: of a big map and its table are never in memory together (a 4000 x 4000 .ctf: 1 GiB of
-#: text, 1.4 GiB as a float64 table)
-BLOCK_BYTES = 64 << 20
-#: what :func:`read_head` reads for the header (and, for a small file, everything)
+#: files up to this size are read and parsed whole (fastest: one allocation, one parallel
+#: pass); bigger ones block by block (:func:`parse_file`), so that the text of a big map
+#: and its table are never in memory together (a 4000 x 4000 .ctf: 1 GiB of text, 1.4 GiB
+#: as a float64 table), their header from the first HEAD_BYTES
+WHOLE_BYTES = 256 << 20
 HEAD_BYTES = 4 << 20
+#: the text parsed at a time in a big file
+BLOCK_BYTES = 32 << 20
 
 
 class Table:
     """The columns of a parsed numeric table: ``table[j]`` is column ``j`` as a contiguous
     (points,) array, float64, or float32 for the columns parsed as ``narrow``."""
 
-    def __init__(self, columns: list[np.ndarray]) -> None:
+    def __init__(self, columns: list[np.ndarray | None]) -> None:
         self.columns = columns
 
     def __getitem__(self, j: int) -> np.ndarray:
-        return self.columns[j]
+        col = self.columns[j]
+        if col is None:
+            raise KeyError(f"column {j} was released")
+        return col
+
+    def release(self, *js: int) -> None:
+        """Drop columns no longer needed (their memory goes once no grid views them)."""
+        for j in js:
+            self.columns[j] = None
 
     @property
     def shape(self) -> tuple[int, int]:
         return len(self.columns), (int(self.columns[0].size) if self.columns else 0)
 
 
-def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[np.ndarray, int]:
-    """The first ``limit`` bytes of ``path`` (all of it when smaller) and the file's size;
-    the same "empty file" error as :func:`read_bytes`."""
+def read_head(path: Path) -> tuple[np.ndarray, int]:
+    """The whole of ``path`` if it is at most :data:`WHOLE_BYTES`, else its first
+    :data:`HEAD_BYTES`; and the file's size. The same "empty file" error as
+    :func:`read_bytes`."""
     try:
         size = path.stat().st_size
+        limit = size if size <= WHOLE_BYTES else HEAD_BYTES
         with open(path, "rb") as f:
             data = np.fromfile(f, dtype=np.uint8, count=min(size, limit))
     except OSError as exc:
@@ -377,50 +389,96 @@ def parse_file(path: Path, head: np.ndarray, size: int, start: int, ncols: int, 
     :func:`parse_numbers` does (same rules, same errors, line numbers of the whole file).
 
     ``head`` holds the file's first bytes (the whole file when ``head.size == size``: parsed
-    in one go); a bigger file is read and parsed in blocks of about :data:`BLOCK_BYTES`
-    that end on a newline, each block's rows appended to the columns, so the text is never
-    all in memory. Columns in ``narrow`` are kept as float32 (channels that end up float32
-    anyway), the others as float64 (coordinates, angles, phase numbers).
+    in one go); a bigger file is read into one reused buffer of :data:`BLOCK_BYTES` at a
+    time, each block cut after its last newline, parsed, and its rows copied into the
+    columns, so the text is never all in memory. The columns are allocated once, from the
+    first block's bytes per row (with room to spare: pages never written cost no memory),
+    and grown only if the rest of the file has shorter lines. Columns in ``narrow`` are
+    kept as float32 (channels that end up float32 anyway), the others as float64
+    (coordinates, angles, phase numbers).
     """
-    def keep(j: int, col: np.ndarray) -> np.ndarray:
-        return col.astype(np.float32) if j in narrow else np.array(col)
-
+    dtypes = [np.float32 if j in narrow else np.float64 for j in range(ncols)]
     if head.size == size:
         data = parse_numbers(path, head, start, ncols, decimal_comma=decimal_comma, skip_rest=skip_rest)
-        return Table([keep(j, data[j]) if j in narrow else data[j] for j in range(ncols)])
-    parts: list[list[np.ndarray]] = [[] for _ in range(ncols)]
+        return Table([data[j].astype(np.float32) if j in narrow else data[j] for j in range(ncols)])
+    block_bytes = BLOCK_BYTES
+    buf = np.empty(block_bytes * 2, np.uint8)  # the carried part of a line + a block
+    cols: list[np.ndarray] | None = None
+    n = have = 0
     lines_before = line_number(head, start) - 1
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            carry = np.empty(0, np.uint8)
             while True:
-                chunk = np.fromfile(f, dtype=np.uint8, count=BLOCK_BYTES)
-                final = chunk.size < BLOCK_BYTES
-                block = np.concatenate([carry, chunk]) if carry.size else chunk
-                del chunk
-                if not final:
-                    nl = np.flatnonzero(block[-(1 << 20):] == _LF)  # a line is far shorter than 1 MiB
-                    if nl.size == 0:
-                        carry = block  # no line end yet: read on
-                        continue
-                    cut = block.size - min(block.size, 1 << 20) + int(nl[-1]) + 1
-                    carry, block = block[cut:].copy(), block[:cut]
+                if buf.size < have + block_bytes:  # a line longer than a block: make room
+                    bigger = np.empty(have + block_bytes, np.uint8)
+                    bigger[:have] = buf[:have]
+                    buf = bigger
+                got = _read_into(f, buf[have:have + block_bytes])
+                total = have + got
+                final = got < block_bytes
+                cut = total if final else _last_line_end(buf[:total])
+                if cut is None:  # no line end yet: read on
+                    have = total
+                    continue
+                block = buf[:cut]
                 data = parse_numbers(path, block, 0, ncols, decimal_comma=decimal_comma, skip_rest=skip_rest,
                                      line_offset=lines_before, final=final)
+                rows = data.shape[1]
+                if cols is None:  # bytes per row of this block -> rows in the file, +10 %
+                    guess = rows if final else int(rows * (size - start) / max(cut, 1) * 1.1) + 1024
+                    cols = [np.empty(max(guess, rows), dt) for dt in dtypes]
+                if n + rows > cols[0].size:  # shorter lines later on: grow (rare)
+                    grown = max(2 * cols[0].size, n + rows)
+                    cols = [np.concatenate([c[:n], np.empty(grown - n, c.dtype)]) for c in cols]
                 for j in range(ncols):
-                    parts[j].append(keep(j, data[j]))
+                    cols[j][n:n + rows] = data[j]
+                n += rows
                 del data
                 if final:
                     break
                 lines_before += int(np.count_nonzero(block == _LF))
+                have = total - cut
+                buf[:have] = buf[cut:total]  # the unfinished line moves to the front
     except OSError as exc:
         raise MapReadError(path, f"cannot read the file ({exc.strerror})") from None
-    columns = []
-    for j in range(ncols):  # one column at a time: the blocks of a column go as it is joined
-        columns.append(parts[j][0] if len(parts[j]) == 1 else np.concatenate(parts[j]))
-        parts[j] = []
-    return Table(columns)
+    assert cols is not None
+    return Table([c[:n] for c in cols])
+
+
+def _read_into(f, out: np.ndarray) -> int:
+    """Fill ``out`` from ``f`` (fewer bytes only at the end of the file)."""
+    view, done = memoryview(out), 0
+    while done < out.size:
+        got = f.readinto(view[done:])
+        if not got:
+            break
+        done += got
+    return done
+
+
+def _last_line_end(block: np.ndarray) -> int | None:
+    """Just after the last newline of ``block`` (None: it has none)."""
+    tail = min(block.size, 1 << 20)  # a line is far shorter than 1 MiB
+    nl = np.flatnonzero(block[block.size - tail:] == _LF)
+    if nl.size:
+        return block.size - tail + int(nl[-1]) + 1
+    nl = np.flatnonzero(block[:block.size - tail] == _LF)
+    return int(nl[-1]) + 1 if nl.size else None
+
+
+@njit(cache=True)
+def _phase_numbers(v):  # pragma: no cover - numba
+    for x in v:
+        if not (0.0 <= x <= 32767.0) or x != np.floor(x):  # NaN fails the range test
+            return False
+    return True
+
+
+def all_phase_numbers(values: np.ndarray) -> bool:
+    """Every value a whole number in 0..32767 (a phase id), checked without a temporary
+    array the size of the map."""
+    return bool(values.size == 0 or _phase_numbers(np.ascontiguousarray(values).ravel()))
 
 
 def read_bytes(path: Path) -> np.ndarray:

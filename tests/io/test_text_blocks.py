@@ -11,10 +11,10 @@ from ebsdphase.io import _text, read_map, write_map
 
 
 def _small_blocks(monkeypatch) -> None:
-    """Heads of 700 bytes and blocks of 1000: every test file spans many blocks."""
+    """Every file read in blocks: heads of 700 bytes, blocks of 1000."""
+    monkeypatch.setattr(_text, "WHOLE_BYTES", 0)
+    monkeypatch.setattr(_text, "HEAD_BYTES", 700)
     monkeypatch.setattr(_text, "BLOCK_BYTES", 1000)
-    # read_head's default limit was bound when it was defined
-    monkeypatch.setattr(_text.read_head, "__defaults__", (700,))
 
 
 def _ctf(tmp_path, name="m.ctf", shape=(30, 41)):
@@ -40,7 +40,7 @@ def test_a_ctf_read_in_blocks_is_the_ctf_read_whole(tmp_path, monkeypatch):
     _same(whole, read_map(path))
     # blocks that end exactly on a line end, and a last block of one line
     lines = path.read_bytes().split(b"\n")
-    monkeypatch.setattr(_text, "BLOCK_BYTES", len(lines[-2]) + 1)
+    monkeypatch.setattr(_text, "BLOCK_BYTES", len(lines[-2]) + 1)  # some lines longer than a block
     _same(whole, read_map(path))
 
 
