@@ -137,6 +137,26 @@ def _remote_predict(plugin: str, opts: MapOptions, *batch: Prepared) -> tuple[li
     return predict_batch(p.bundle, list(batch), opts), get_worker().address, p.loads
 
 
+def _can_see(src: str, out: str) -> str | None:
+    """On a worker: why it cannot read ``src`` or write into ``out`` (None: it can)."""
+    import os
+
+    if not os.access(src, os.R_OK):
+        return f"cannot read {src}"
+    if not os.access(out, os.W_OK):
+        return f"cannot write into {out}"
+    return None
+
+
+def _check_workers_see(client, maps: Sequence[tuple[str, Path]], out: Path) -> None:
+    """One line before any work when a worker does not share our file system."""
+    problems = client.run(_can_see, str(maps[0][1]), str(out))
+    for address, why in sorted(problems.items()):
+        if why:
+            raise EbsdphaseError(f"Dask worker {address} {why}: the workers need the maps and the output "
+                                 "folder under the same paths as here (a shared file system)")
+
+
 def _bundle_files(bundle) -> dict[str, bytes]:
     return {bundle.card_path.name: bundle.card_path.read_bytes(),
             bundle.weights_path.name: bundle.weights_path.read_bytes()}
@@ -167,6 +187,7 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
     client, cluster = _connect(spec)
     workers: dict[str, int] = {}
     try:
+        _check_workers_see(client, maps, opts.out)
         files = _bundle_files(bundle)
         name = _plugin_name(bundle, files)
         # idempotent: workers that already hold this model (an earlier run) keep it

@@ -95,3 +95,20 @@ def test_without_dask_the_scheduler_says_how_to_install_it(card, folder, tmp_pat
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(EbsdphaseError, match=r'pip install "ebsdphase\[dask\]"'):
         predict_paths([folder], card, tmp_path / "o", scheduler="processes:2")
+
+
+def test_workers_that_cannot_see_the_maps_are_one_line(tmp_path):
+    """A worker without our file system is refused before any map is sent."""
+    from pathlib import Path
+
+    from ebsdphase.prediction import cluster
+
+    class Client:  # what distributed.Client.run returns: {worker address: result}
+        def run(self, func, *args):
+            assert func is cluster._can_see
+            return {"tcp://10.0.0.1:1": None, "tcp://10.0.0.2:1": func("/nowhere/m.ctf", str(tmp_path))}
+
+    with pytest.raises(EbsdphaseError, match=r"^Dask worker tcp://10\.0\.0\.2:1 cannot read /nowhere/m\.ctf: "
+                                             r"the workers need the maps and the output folder"):
+        cluster._check_workers_see(Client(), [("m", Path("/nowhere/m.ctf"))], tmp_path)
+    assert cluster._can_see(__file__, str(tmp_path)) is None
