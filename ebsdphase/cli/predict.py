@@ -59,7 +59,12 @@ def command(
         error("no maps given: name map files, folders or globs, or --example")
         raise typer.Exit(EXIT_BAD_INPUT)
     if stack:
-        _predict_stack(inputs, model, output, stack_name, z_spacing, tile, overlap, smooth, scheduler)
+        ignored = [flag for flag, on in (("--ctf", ctf), ("--grains", grains), ("--figure", figure), ("--tta", tta),
+                                         ("--force", force), ("--scheduler", scheduler != "local")) if on]
+        if ignored:
+            warn(f"--stack writes one volume from slices predicted in this process; {', '.join(ignored)} "
+                 "ignored")
+        _predict_stack(inputs, model, output, stack_name, z_spacing, tile, overlap, smooth)
         return
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
                         tta=tta, grains=grains, smooth=smooth, figures=figure, scheduler=scheduler)
@@ -75,11 +80,9 @@ def command(
     finish_report(run.failed, _counts(run))
 
 
-def _predict_stack(inputs, model, output, name, z_spacing, tile, overlap, smooth, scheduler) -> None:  # noqa: ANN001
+def _predict_stack(inputs, model, output, name, z_spacing, tile, overlap, smooth) -> None:  # noqa: ANN001
     from ebsdphase.prediction.stack import predict_stack
 
-    if scheduler != "local":
-        warn("--stack predicts its slices in this process; --scheduler is ignored")
     run = predict_stack(inputs, model, output, name=name, z_spacing=z_spacing,
                         tile=tile, overlap=overlap, smooth=smooth, progress=progress_bar)
     names = list(run.fractions["volume"])

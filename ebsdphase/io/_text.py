@@ -350,6 +350,7 @@ class Table:
 
     def __init__(self, columns: list[np.ndarray | None]) -> None:
         self.columns = columns
+        self.rows = int(columns[0].size) if columns and columns[0] is not None else 0
 
     def __getitem__(self, j: int) -> np.ndarray:
         col = self.columns[j]
@@ -364,7 +365,13 @@ class Table:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return len(self.columns), (int(self.columns[0].size) if self.columns else 0)
+        return len(self.columns), self.rows
+
+
+def head_holds_data(head: np.ndarray, size: int, start: int) -> bool:
+    """True when ``head`` is the whole file or holds the header and a whole first data line
+    after ``start`` (what a reader needs to know the columns before parsing in blocks)."""
+    return head.size == size or bool(np.any(head[start:start + (1 << 16)] == _LF))
 
 
 def read_head(path: Path) -> tuple[np.ndarray, int]:
@@ -428,9 +435,14 @@ def parse_file(path: Path, head: np.ndarray, size: int, start: int, ncols: int, 
                 if cols is None:  # bytes per row of this block -> rows in the file, +10 %
                     guess = rows if final else int(rows * (size - start) / max(cut, 1) * 1.1) + 1024
                     cols = [np.empty(max(guess, rows), dt) for dt in dtypes]
-                if n + rows > cols[0].size:  # shorter lines later on: grow (rare)
-                    grown = max(2 * cols[0].size, n + rows)
-                    cols = [np.concatenate([c[:n], np.empty(grown - n, c.dtype)]) for c in cols]
+                if n + rows > cols[0].size:  # shorter lines later on (non-indexed rows): grow
+                    read = f.tell() - (total - cut) - start  # bytes of the table parsed so far
+                    left = max(size - start - read, 0)
+                    grown = n + rows + int((n + rows) / max(read, 1) * left * 1.25) + 1024
+                    bigger = [np.empty(grown, c.dtype) for c in cols]
+                    for b, c in zip(bigger, cols):
+                        b[:n] = c[:n]  # only what is filled: the new tail's pages stay unwritten
+                    cols = bigger
                 for j in range(ncols):
                     cols[j][n:n + rows] = data[j]
                 n += rows

@@ -136,7 +136,7 @@ def read(path: Path) -> EBSDMap:
     path = Path(path)
     buf, size = _text.read_head(path)
     keys, phases, header_columns, start = parse_header(buf)
-    if start >= buf.size and buf.size < size:  # a header longer than the head: read it all
+    if not _text.head_holds_data(buf, size, start):  # a long header: read it all
         buf = _text.read_bytes(path)
         size = buf.size
         keys, phases, header_columns, start = parse_header(buf)

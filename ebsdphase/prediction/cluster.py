@@ -21,12 +21,14 @@ Dask (``distributed``) is optional: ``pip install "ebsdphase[dask]"``.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+import warnings
 from collections import deque
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.prediction.folder import Batcher, MapOptions, MapOutcome, Prepared, predict_batch, prepare_map
 
 INSTALL_HINT = 'pip install "ebsdphase[dask]"'
@@ -122,7 +124,12 @@ def _worker_plugin(name: str) -> ModelPlugin:
 
 
 def _remote_prepare(plugin: str, stem: str, src: str) -> "Prepared | MapOutcome":
-    return prepare_map(_worker_plugin(plugin).bundle, stem, Path(src))
+    """prepare_map on a worker, its warnings (a reader's, say) kept for the driver to show."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        item = prepare_map(_worker_plugin(plugin).bundle, stem, Path(src))
+    item.warnings = [str(w.message) for w in caught]
+    return item
 
 
 def _remote_size(item: "Prepared | MapOutcome") -> "int | MapOutcome":
@@ -139,8 +146,6 @@ def _remote_predict(plugin: str, opts: MapOptions, *batch: Prepared) -> tuple[li
 
 def _can_see(src: str, out: str) -> str | None:
     """On a worker: why it cannot read ``src`` or write into ``out`` (None: it can)."""
-    import os
-
     if not os.access(src, os.R_OK):
         return f"cannot read {src}"
     if not os.access(out, os.W_OK):
@@ -167,6 +172,8 @@ def _connect(spec: str):
     distributed = _distributed()
     kind, value = parse_scheduler(spec)
     if kind == "processes":
+        # worker processes inherit this: N JAX processes on one GPU must not each take 75 % of it
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         cluster = distributed.LocalCluster(n_workers=int(value), threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None,
                                            silence_logs=logging.ERROR)
@@ -190,8 +197,11 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
         _check_workers_see(client, maps, opts.out)
         files = _bundle_files(bundle)
         name = _plugin_name(bundle, files)
-        # idempotent: workers that already hold this model (an earlier run) keep it
-        client.register_plugin(ModelPlugin(bundle.name, files), name=name)
+        try:  # idempotent: workers that already hold this model (an earlier run) keep it
+            client.register_plugin(ModelPlugin(bundle.name, files), name=name)
+        except Exception as exc:  # noqa: BLE001 - whatever a worker raised while loading the model
+            raise EbsdphaseError(f"scheduler={spec!r}: a worker could not load model {bundle.name!r} "
+                                 f"({type(exc).__name__}: {exc})") from None
         ahead = AHEAD_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {})))
         batcher = Batcher(opts.batch_pixels, opts.one_by_one)
         queue = deque(maps)
@@ -226,7 +236,12 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
             except Exception as exc:  # noqa: BLE001 - a worker died or the task broke
                 outcomes = [MapOutcome.failed(stem, src, exc) for stem, src, _ in batch]
             for o in outcomes:
+                show(o)
                 record(o)
+
+        def show(o: MapOutcome) -> None:
+            for text in o.warnings:  # raised on a worker: shown here, where the user is
+                warnings.warn(text, EbsdphaseWarning, stacklevel=2)
 
         submit_reads()
         while prepared or queue:
@@ -235,8 +250,12 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
                 submit_reads()
                 continue
             stem, src, fut, size_fut = prepared.popleft()
-            size = size_fut.result()
+            try:
+                size = size_fut.result()
+            except Exception as exc:  # noqa: BLE001 - the worker died (KilledWorker) or the task broke
+                size = MapOutcome.failed(stem, src, exc)
             if isinstance(size, MapOutcome):
+                show(size)
                 record(size)
             else:
                 for batch in batcher.add((stem, src, fut), size):

@@ -11,6 +11,7 @@ Keras is imported only through the bundle, when the first map is predicted.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -261,6 +262,7 @@ class Prepared:
     x: np.ndarray
     seconds: float
     stages: dict[str, float]
+    warnings: list[str] = field(default_factory=list)   # raised while reading on a Dask worker
 
     @property
     def pixels(self) -> int:
@@ -280,6 +282,7 @@ class MapOutcome:
     failure: str | None = None
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # raised on a Dask worker, shown by the driver
 
     @classmethod
     def failed(cls, stem: str, src: Path, exc: BaseException, seconds: float = 0.0) -> "MapOutcome":
@@ -357,7 +360,8 @@ def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[M
     try:
         probs = infer(bundle, batch, opts)
     except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
-        return [MapOutcome.failed(p.stem, p.src, exc, p.seconds) for p in batch]
+        return [dataclasses.replace(MapOutcome.failed(p.stem, p.src, exc, p.seconds), warnings=list(p.warnings))
+                for p in batch]
     dt = time.perf_counter() - t0
     total = sum(p.pixels for p in batch)
     outcomes = []
@@ -368,6 +372,7 @@ def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[M
         t_write = time.perf_counter() - t1
         outcome.seconds = p.seconds + share + t_write
         outcome.stages = {**p.stages, "inference": share, "write": t_write}
+        outcome.warnings = list(p.warnings)
         outcomes.append(outcome)
     return outcomes
 

@@ -73,6 +73,11 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
         inputs = [inputs]
     inputs = list(inputs)
     files = sorted(expand_maps(inputs), key=natural_key)
+    stems: dict[str, Path] = {}
+    for f in files:
+        if map_stem(f) in stems:
+            raise EbsdphaseError(f"{f}: same slice name as {stems[map_stem(f)]}; a stack's slices need distinct names")
+        stems[map_stem(f)] = f
     if len(files) < 2:
         raise EbsdphaseError(f"a stack needs at least 2 slices, found {len(files)} in {', '.join(map(str, inputs))}")
     if z_spacing is not None and not (z_spacing > 0 and np.isfinite(z_spacing)):
@@ -113,6 +118,9 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
                 elif item.ebsd.shape != shape:
                     raise EbsdphaseError(f"{src}: slice {z} is {item.ebsd.shape[0]} x {item.ebsd.shape[1]}, "
                                          f"the stack's slices are {shape[0]} x {shape[1]}")
+                elif not np.allclose(item.ebsd.step, step, rtol=1e-6):
+                    raise EbsdphaseError(f"{src}: slice {z} has a step of {item.ebsd.step[0]:g} x "
+                                         f"{item.ebsd.step[1]:g} um, the stack's slices {step[0]:g} x {step[1]:g} um")
                 pred, _ = finalize(bundle, item, infer(bundle, [item], opts)[0], opts)
                 f["classes"][z] = pred.classes
                 f["probabilities"][z] = pred.probabilities
@@ -124,8 +132,8 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
                 bar.advance()
             run = StackRun(volume=volume, fractions_file=out / f"{name}.fractions.csv", slices=files,
                            shape=(len(files), *shape), z_spacing_um=float(z_spacing), model=bundle.name)
-            stems = [map_stem(s) for s in files]
-            run.fractions = {stem: _fractions(c, names) for stem, c in zip(stems, counts)}
+            stems_in_order = [map_stem(s) for s in files]
+            run.fractions = {stem: _fractions(c, names) for stem, c in zip(stems_in_order, counts)}
             run.fractions["volume"] = _fractions(counts.sum(0), names)
             f.attrs["format"] = MAGIC
             f.attrs["version"] = VERSION
@@ -136,7 +144,7 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
             f.attrs["z_spacing_um"] = float(z_spacing)
             f.attrs["z_spacing_from"] = z_from
             f.attrs["fractions"] = json.dumps(run.fractions["volume"])
-    _write_fractions(run.fractions_file, stems, counts, idx_counts, names)
+    _write_fractions(run.fractions_file, stems_in_order, counts, idx_counts, names)
     return run
 
 

@@ -115,8 +115,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
     percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
     random symmetry of the square each epoch (square crops only); ``devices``: a last,
-    short batch is cut to a multiple of the device count (data parallelism splits every
-    batch evenly; the crops left out are drawn again in another epoch's order)."""
+    short batch is padded to a multiple of the device count with copies of its first crops
+    that weigh nothing (data parallelism splits every batch evenly; no crop is left out)."""
     import keras
 
     from ebsdphase.features import relative_jitter
@@ -139,8 +139,9 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
 
         def __getitem__(self, index: int):
             idx = np.sort(self._order()[index * batch_size:(index + 1) * batch_size])
-            if devices > 1 and len(idx) % devices:
-                idx = idx[: max(devices, len(idx) - len(idx) % devices)]
+            real = len(idx)
+            if devices > 1 and real % devices:
+                idx = np.concatenate([idx, np.resize(idx, (-real) % devices)])
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
             if jitter:
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
@@ -155,6 +156,9 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             sample_weight = known.astype(np.float32)
             if weights is not None:
                 sample_weight *= weights[cls]
+            # the padding of a short batch (see ``devices``) weighs nothing; keras still averages
+            # that batch's loss over the padded count, so its step is a little shorter
+            sample_weight[real:] = 0.0
             return x, onehot, sample_weight
 
     return CropBatches()
@@ -488,14 +492,19 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")
 
-    if not resume:
-        config["distribute"] = bool(distribute)
+    # a resumed run (or one restarted from its saved settings) keeps its own choice
+    config.setdefault("distribute", bool(distribute))
     dataset_path = Path(config["dataset"])
     if not config.get("distribute"):
         config["devices"] = 1
         with open_dataset(dataset_path) as ds:
             return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
-    dist, config["devices"] = _data_parallel(config["batch_size"])
+    dist, devices = _data_parallel(config["batch_size"])
+    if resume and config.get("devices") not in (None, devices):
+        warnings.warn(f"{run_dir}: the run was trained on {config['devices']} devices and resumes on {devices}: "
+                      "its short batches are padded differently, so it will not end exactly as an "
+                      "uninterrupted run", EbsdphaseWarning, stacklevel=2)
+    config["devices"] = devices
     with dist.scope(), open_dataset(dataset_path) as ds:
         return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
 

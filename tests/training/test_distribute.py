@@ -69,3 +69,23 @@ def test_a_global_batch_that_does_not_split_evenly_is_refused(tmp_path):
     assert p.returncode == 2, p.stdout + p.stderr
     assert "--batch 3: must be a multiple of the 2 devices" in p.stdout + p.stderr
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_a_short_last_batch_is_padded_for_the_devices_with_crops_that_weigh_nothing():
+    import numpy as np
+
+    import ebsdphase.models  # noqa: F401 - the keras backend
+    from ebsdphase.training.loop import _make_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 8, 8, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (5, 8, 8)).astype(np.uint8)
+    plain = _make_batches(x, y, 2, 4, seed=1, shuffle=False)
+    split = _make_batches(x, y, 2, 4, seed=1, shuffle=False, devices=3)
+    xs, ys, ws = split[1]  # the 5th crop alone, padded to 3
+    xp, yp, wp = plain[1]
+    assert xs.shape[0] == 3 and xp.shape[0] == 1
+    np.testing.assert_array_equal(xs[:1], xp)
+    np.testing.assert_array_equal(ws[:1], wp)
+    assert not ws[1:].any()  # the padding carries no loss and no metric
+    assert split[0][0].shape[0] == 6 and not split[0][2][4:].any()  # 4 crops -> 6 for 3 devices
