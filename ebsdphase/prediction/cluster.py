@@ -179,7 +179,7 @@ def _connect(spec: str):
                                            silence_logs=logging.ERROR)
         return distributed.Client(cluster), cluster
     try:
-        return distributed.Client(str(value), timeout="20s"), None
+        return distributed.Client(str(value), timeout="10s"), None
     except (OSError, TimeoutError) as exc:
         raise EbsdphaseError(f"scheduler={spec!r}: cannot reach the Dask scheduler ({exc})") from None
 
