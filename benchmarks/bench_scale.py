@@ -12,7 +12,9 @@ runs wrote the same ``fractions.csv``. The local run is warmed first on one map 
 compilation of this process); ``processes:N`` pays the cluster's start, the model load and
 the compilation on each worker inside the run, as a user's would; a cluster that stays up
 (started by the benchmark, its address passed as the scheduler) is timed twice: the
-second run finds the model loaded and compiled on every worker.
+second run finds the model loaded and compiled on every worker. Workers are started as
+``processes:N`` starts them (``ebsdphase.prediction.cluster.worker_env``: one compute
+thread each when there are as many workers as cores).
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ def main() -> None:
         # and compiles on each worker, the next finds them warm
         from distributed import LocalCluster
 
+        from ebsdphase.prediction.cluster import worker_env
+
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
+                          dashboard_address=None, env=worker_env(args.workers)) as cluster:
             t = time.perf_counter()
             first = predict_paths([maps], args.model, tmp / "c1", scheduler=cluster.scheduler_address)
             rows.append(("running cluster, 1st run", time.perf_counter() - t, first))

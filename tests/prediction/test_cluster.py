@@ -112,3 +112,14 @@ def test_workers_that_cannot_see_the_maps_are_one_line(tmp_path):
                                              r"the workers need the maps and the output folder"):
         cluster._check_workers_see(Client(), [("m", Path("/nowhere/m.ctf"))], tmp_path)
     assert cluster._can_see(__file__, str(tmp_path)) is None
+
+
+def test_as_many_workers_as_cores_compute_on_one_thread_each(monkeypatch):
+    from ebsdphase.prediction.cluster import worker_env
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env = worker_env(2, cores=2)
+    assert env["NUMBA_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
+    assert env["XLA_FLAGS"].startswith("--xla_dump_to=/tmp/x ")  # the user's flags are kept
+    assert "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
+    assert worker_env(2, cores=16) == {}  # fewer workers than cores: their own thread pools
