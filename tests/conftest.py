@@ -1,4 +1,5 @@
-"""Shared fixtures: the real maps in ../shared/data (skipped cleanly when absent)."""
+"""Shared fixtures: the real maps in ../shared/data (skipped cleanly when absent) and the
+session's tiny trained bundle (``card``)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def shared_file(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"real test map not found: {p}")
     return p
+
+
+@pytest.fixture(scope="session")
+def card(tmp_path_factory) -> Path:
+    """The card of the session's tiny bundle (trained once, on first use; ``_tinymodel``)."""
+    from _tinymodel import tiny_bundle
+
+    return tiny_bundle(tmp_path_factory)

@@ -8,16 +8,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from _tinymodel import blob_map, tiny_bundle
+from _tinymodel import blob_map
 from ebsdphase.core.classes import write_labels
 from ebsdphase.io import write_map
 
 LONG = "Arcelor_M1700_CROPPED_gf1_with_a_name_far_too_long_for_any_column"
 
-
-@pytest.fixture(scope="module")
-def card(tmp_path_factory):
-    return tiny_bundle(tmp_path_factory)
 
 
 @pytest.fixture()

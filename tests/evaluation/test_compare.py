@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _tinymodel import blob_map, tiny_bundle
+from _tinymodel import blob_map
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.io import read_map, write_map
 from ebsdphase.core.classes import write_labels
 from ebsdphase.evaluation.metrics import evaluate
 
-
-@pytest.fixture(scope="module")
-def card(tmp_path_factory):
-    return tiny_bundle(tmp_path_factory)
 
 
 @pytest.fixture()

@@ -16,14 +16,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _tinymodel import blob_map, tiny_bundle
+from _tinymodel import blob_map
 from ebsdphase import MapReadError, read_map, write_map
 from ebsdphase.cli.main import app
 
-
-@pytest.fixture(scope="module")
-def card(tmp_path_factory) -> Path:
-    return tiny_bundle(tmp_path_factory)
 
 
 @pytest.fixture

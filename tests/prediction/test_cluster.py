@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _tinymodel import blob_map, tiny_bundle
+from _tinymodel import blob_map
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.io import write_map
 
 distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed (ebsdphase[dask])")
 
-
-@pytest.fixture(scope="module")
-def card(tmp_path_factory):
-    return tiny_bundle(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _tinymodel import blob_map, tiny_bundle
+from _tinymodel import blob_map
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.io import write_map
 
-
-@pytest.fixture(scope="module")
-def card(tmp_path_factory):
-    return tiny_bundle(tmp_path_factory)
 
 
 @pytest.fixture()
