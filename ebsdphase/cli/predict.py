@@ -47,7 +47,8 @@ def command(
                                              "(default: the first input folder's name)."),
     scheduler: str = typer.Option("local", "--scheduler", help="Where the maps are predicted: 'local' (this "
                                   "process), 'processes:N' (N Dask worker processes here) or a Dask "
-                                  "scheduler address 'tcp://host:8786' (needs ebsdphase[dask])."),
+                                  "scheduler address 'tcp://host:8786' (needs the dask extra: "
+                                  "pip install \"ebsdphase\\[dask]\")."),
 ) -> None:
     """Predict the phase of every pixel: <stem>.phases.png, <stem>.phases.h5 (classes,
     probabilities, entropy), optional .ctf, and fractions.csv for all maps."""
