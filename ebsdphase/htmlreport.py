@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from ebsdphase.core.text import percent as _percent
 from ebsdphase.core.atomic import write_text_atomic
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -24,8 +25,8 @@ document.body.setAttribute('data-images',i.filter(function(x){return x.complete&
 
 
 def percent(v: float | None, digits: int = 2) -> str:
-    """A fraction as a percentage for the tables; empty where there is none (None or NaN)."""
-    return "" if v is None or v != v else f"{100 * v:.{digits}f}"
+    """A fraction as a percentage for the report's tables; empty where there is none."""
+    return _percent(v, digits, missing="")
 
 
 def _img(path: Path, alt: str) -> str:

@@ -181,34 +181,16 @@ def plot_curves(rows: list[dict], path: str | os.PathLike, title: str = "") -> P
     return _savefig(fig, path)
 
 
-def ipf_z_colours(q: np.ndarray) -> np.ndarray:
-    """Inverse pole figure colours of the sample Z axis (cubic standard triangle), uint8 RGB.
-
-    Non-indexed pixels (zero quaternion) are black.
-    """
-    from ebsdphase.crystal.quaternion import to_matrix
-
-    qf = np.asarray(q, dtype=np.float64).reshape(-1, 4)
-    m = to_matrix(qf)
-    v = np.abs(m[:, :, 2])  # crystal components of sample Z (v_c = M v_s), folded by symmetry
-    v = np.sort(v, axis=1)  # h <= k <= l: the fundamental triangle [001]-[101]-[111]
-    h, k, l = v[:, 0], v[:, 1], v[:, 2]
-    rgb = np.stack([l - k, k - h, h * np.sqrt(3.0)], axis=1)
-    rgb /= np.maximum(rgb.max(axis=1, keepdims=True), 1e-12)
-    rgb = np.sqrt(rgb)
-    rgb[np.all(qf == 0, axis=1)] = 0.0
-    return (rgb.reshape(q.shape[:-1] + (3,)) * 255).astype(np.uint8)
-
-
 def synth_preview(path: str | os.PathLike, result) -> Path:
     """BS, KAM, orientation colouring and true labels of a synthetic map
     (:class:`ebsdphase.synth.SynthResult`) side by side, as one PNG."""
     from ebsdphase.crystal import kam as kam_of
+    from ebsdphase.crystal.ipf import ipf_colours
 
     plt = _pyplot()
     m = result.map
     kam = kam_of(m, 1, 3.0)
-    ipf = ipf_z_colours(m.quaternions)
+    ipf = ipf_colours(m.quaternions, m.indexed)
     fig, axes = plt.subplots(1, 4, figsize=(20, 5.2 * m.rows / m.cols + 0.8), dpi=90,
                              constrained_layout=True)
     im = axes[0].imshow(m.channels["bs"], cmap="gray")

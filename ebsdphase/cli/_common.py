@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.console import Console
 
 from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
-from ebsdphase.core.text import short_name  # noqa: F401 - re-exported for the commands
+from ebsdphase.core.text import percent, short_name  # noqa: F401 - re-exported for the commands
 from ebsdphase.core.report import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL  # noqa: F401 - re-exported for the commands
 
 console = Console()
@@ -58,6 +58,12 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
 
+def warn_one_class(name: str) -> None:
+    """The warning for a method or map whose prediction is one class on every labelled pixel."""
+    warn(f"{name}: one class predicted on every labelled pixel; its CA says nothing about the "
+         "phases (balanced accuracy and kappa do)")
+
+
 def name_width(other_columns: list[str], minimum: int = 12, rows: Sequence[Sequence[str]] = (),
                gap: int = 3, edges: int = 4) -> int:
     """How wide the map-name column may be so the table fits the terminal: the width left
@@ -76,11 +82,6 @@ def narrow_table(title: str) -> Table:
     borders: the most columns an 80-column terminal can show (``name_width(gap=2, edges=0)``)."""
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                  collapse_padding=True)
-
-
-def percent(v: float | None, digits: int = 2) -> str:
-    """A fraction as a percentage for the tables; '-' where there is none (None or NaN)."""
-    return "-" if v is None or v != v else f"{100 * v:.{digits}f}"
 
 
 def finish_report(failed: Mapping[str, str], message: str, *, nothing_done: bool = False) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ebsdphase.cli._common import (console, finish_report, handle_errors, name_width, narrow_table, percent,
-                                   progress_bar, short_name, warn)
+                                   progress_bar, short_name, warn_one_class)
 
 
 @handle_errors
@@ -77,5 +77,4 @@ def print_comparison(result) -> None:
     console.print(table)
     for label in methods:
         if overall[label].majority_only:
-            warn(f"{label}: one class predicted on every labelled pixel; its CA says nothing about the "
-                 "phases (balanced accuracy and kappa do)")
+            warn_one_class(label)

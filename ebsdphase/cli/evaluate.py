@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ebsdphase.cli._common import (console, finish_report, handle_errors, name_width, narrow_table, percent,
-                                   progress_bar, short_name, warn)
+                                   progress_bar, short_name, warn_one_class)
 
 
 @handle_errors
@@ -45,7 +45,7 @@ def print_evaluation(result, title: str = "Evaluation") -> None:
     """One row per map: CA, balanced accuracy, kappa, the recall of each class, the first
     class's true and predicted fractions, the unlabelled share; narrow enough for an
     80-column terminal (long map names are shortened in the middle; F1, precision and IoU
-    are in metrics.json and report.html)."""
+    are in metrics.json)."""
     names = list(result.classes.names)
     table = narrow_table(title)
     headers = ["CA %", "bal. %", "kappa", *[f"recall %\n{n}" for n in names],
@@ -77,10 +77,10 @@ def print_evaluation(result, title: str = "Evaluation") -> None:
             table.add_row(short_name(label, width), *rows[id(m)], style="bold red" if m.majority_only else style)
     console.print(table)
     console.print("CA: correct / labelled pixels; bal.: mean recall of the classes (50 % for a model that "
-                  "calls every pixel one of two classes); F1, precision and IoU: metrics.json and report.html", style="dim")
+                  "calls every pixel one of two classes); F1, precision and IoU per class: metrics.json",
+                  style="dim")
     one_class = [name for name, m in result.per_map.items() if m.majority_only]
     if result.overall.majority_only:
         one_class.append("all maps together")
     for name in one_class:
-        warn(f"{name}: one class predicted on every labelled pixel; its CA says nothing about the "
-             "phases (balanced accuracy and kappa do)")
+        warn_one_class(name)

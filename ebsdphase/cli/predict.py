@@ -87,12 +87,8 @@ def _predict_stack(inputs, model, output, name, z_spacing, tile, overlap, smooth
     run = predict_stack(inputs, model, output, name=name, z_spacing=z_spacing,
                         tile=tile, overlap=overlap, smooth=smooth, progress=progress_bar)
     names = list(run.fractions["volume"])
-    headers = [f"{n}\n%" for n in names]
-    width = name_width(headers)
-    table = Table(title=f"Phase fractions per slice (model {run.model})", title_justify="left")
-    table.add_column("slice", no_wrap=True, max_width=width)
-    for h in headers:
-        table.add_column(h, justify="right", no_wrap=True)
+    table, width = _fractions_table(f"Phase fractions per slice (model {run.model})", "slice",
+                                    [f"{n}\n%" for n in names])
     for stem, fr in run.fractions.items():
         if stem == "volume":
             table.add_section()
@@ -104,18 +100,24 @@ def _predict_stack(inputs, model, output, name, z_spacing, tile, overlap, smooth
                   f"(fractions: {run.fractions_file.name})")
 
 
+def _fractions_table(title: str, first: str, headers: list[str]) -> tuple[Table, int]:
+    """A table with a name column as wide as the terminal allows and ``headers`` (two-line
+    headers keep every header whole in 80 columns); and that width, for :func:`short_name`."""
+    width = name_width(headers)
+    table = Table(title=title, title_justify="left")
+    table.add_column(first, no_wrap=True, max_width=width)
+    for h in headers:
+        table.add_column(h, justify="right", no_wrap=True)
+    return table, width
+
+
 def print_run(run) -> None:
     rows = list(run.fractions.items())
     if not rows:
         return
     names = list(rows[0][1]["all"])
-    # two-line headers keep every header whole in 80 columns
-    headers = [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names] + ["time\ns"]
-    width = name_width(headers)
-    table = Table(title=f"Phase fractions (model {run.model})", title_justify="left")
-    table.add_column("map", no_wrap=True, max_width=width)
-    for h in headers:
-        table.add_column(h, justify="right", no_wrap=True)
+    table, width = _fractions_table(f"Phase fractions (model {run.model})", "map",
+                                    [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names] + ["time\ns"])
     for stem, row in rows:
         idx = row["over_indexed"] or {}
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"

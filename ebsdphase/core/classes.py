@@ -126,10 +126,16 @@ def read_labels(path: str | os.PathLike, shape: tuple[int, int] | None = None) -
     if arr.max(initial=0) > 255:
         raise EbsdphaseError(f"{p}: label values above 255")
     arr = arr.astype(np.uint8)
-    if shape is not None and arr.shape != tuple(shape):
-        raise EbsdphaseError(f"{p}: label image is {arr.shape[0]} x {arr.shape[1]} but the map is "
-                             f"{shape[0]} x {shape[1]}")
+    if shape is not None:
+        check_label_shape(p, arr, shape)
     return arr
+
+
+def check_label_shape(path: str | os.PathLike, labels: np.ndarray, shape: tuple[int, int]) -> None:
+    """One line when the label image ``path`` (read as ``labels``) is not on the map's grid."""
+    if labels.shape != tuple(shape):
+        raise EbsdphaseError(f"{Path(path)}: label image is {labels.shape[0]} x {labels.shape[1]} but the map is "
+                             f"{shape[0]} x {shape[1]}")
 
 
 def read_classes(label_file: str | os.PathLike) -> ClassSet:

@@ -1,4 +1,4 @@
-"""Text for people: names shortened to fit a table column or an axis label."""
+"""Text for people: names shortened to fit a table column or an axis label, percentages."""
 
 from __future__ import annotations
 
@@ -12,3 +12,8 @@ def short_name(name: str, width: int) -> str:
     keep = width - 1
     head = (keep + 1) // 2
     return name[:head] + "…" + name[len(name) - (keep - head):]
+
+
+def percent(v: float | None, digits: int = 2, missing: str = "-") -> str:
+    """A fraction as a percentage for tables; ``missing`` where there is none (None or NaN)."""
+    return missing if v is None or v != v else f"{100 * v:.{digits}f}"

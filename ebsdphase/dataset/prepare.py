@@ -30,7 +30,8 @@ from ebsdphase.dataset.crops import crop_grid, crop_positions
 from ebsdphase.dataset.io import SPLITS, DatasetWriter
 from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.features import ChannelRecipe
-from ebsdphase.core.classes import UNLABELLED, ClassSet, labels_path, read_classes, read_labels
+from ebsdphase.core.classes import (UNLABELLED, ClassSet, check_label_shape, labels_path, read_classes,
+                                    read_labels)
 
 #: progress(done, total, message): called after each augmented map is written
 Progress = Callable[[int, int, str], None]
@@ -164,7 +165,8 @@ def prepare(
             if missing:
                 raise EbsdphaseError(f"{path}: no channel {', '.join(missing)} "
                                      f"(has: {', '.join(sorted(ebsd.channels)) or 'none'})")
-            labels = read_labels(label_file, ebsd.shape)
+            labels = plan.labels[mi]  # read once, when planning
+            check_label_shape(label_file, labels, ebsd.shape)
             variants = _label_variants(labels, plan.val_masks[mi] if plan.val_masks else None)
             for ai, (aug, amap, lab) in enumerate(augmented(ebsd, labels, augment)):
                 group = by_key.get((mi, ai))

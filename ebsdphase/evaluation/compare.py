@@ -201,12 +201,12 @@ def compare_maps(
             except EbsdphaseError as exc:
                 result.skipped[stem] = f"{exc}"
                 continue
+            result.steps[stem] = tuple(ebsd.step)
             for label, (met, dt, pred) in rows.items():
                 result.per_map[label][stem] = met
                 result.seconds[label][stem] = dt
                 if out_dir is not None:
                     images[(stem, label)] = (pred, truth)
-                    result.steps[stem] = tuple(ebsd.step)
     if not result.maps:
         detail = "; ".join(result.skipped.values()) or "no maps"
         raise EbsdphaseError(f"nothing to compare: {detail}")

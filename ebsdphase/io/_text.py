@@ -368,26 +368,23 @@ class Table:
         return len(self.columns), self.rows
 
 
-def head_holds_data(head: np.ndarray, size: int, start: int) -> bool:
+def _head_holds_data(head: np.ndarray, size: int, start: int) -> bool:
     """True when ``head`` is the whole file or holds the header and a whole first data line
     after ``start`` (what a reader needs to know the columns before parsing in blocks)."""
     return head.size == size or bool(np.any(head[start:start + (1 << 16)] == _LF))
 
 
-def read_head(path: Path) -> tuple[np.ndarray, int]:
-    """The whole of ``path`` if it is at most :data:`WHOLE_BYTES`, else its first
-    :data:`HEAD_BYTES`; and the file's size. The same "empty file" error as
-    :func:`read_bytes`."""
-    try:
-        size = path.stat().st_size
-        limit = size if size <= WHOLE_BYTES else HEAD_BYTES
-        with open(path, "rb") as f:
-            data = np.fromfile(f, dtype=np.uint8, count=min(size, limit))
-    except OSError as exc:
-        raise MapReadError(path, f"cannot read the file ({exc.strerror})") from None
-    if data.size == size and re.search(rb"\S", memoryview(data)) is None:
-        raise MapReadError(path, "file is empty")
-    return data, size
+def read_header(path: Path, parse):  # noqa: ANN001, ANN201 - a reader's header parser and its result
+    """``(bytes, file size, parse(bytes))`` for a reader whose ``parse(buf)`` returns the
+    header with the data's start byte last: the first :data:`HEAD_BYTES` of a file over
+    :data:`WHOLE_BYTES` (the rest is parsed in blocks by :func:`parse_file`), or the whole
+    file when it is smaller or the head does not reach past the header and a first data line."""
+    buf, size = _read(path, head_only=True)
+    header = parse(buf)
+    if not _head_holds_data(buf, size, header[-1]):  # a long header: read it all
+        buf, size = _read(path, head_only=False)
+        header = parse(buf)
+    return buf, size, header
 
 
 def parse_file(path: Path, head: np.ndarray, size: int, start: int, ncols: int, *,
@@ -495,13 +492,22 @@ def all_phase_numbers(values: np.ndarray) -> bool:
 
 def read_bytes(path: Path) -> np.ndarray:
     """The whole file as a uint8 array (one read; the parsers work on bytes)."""
+    return _read(path, head_only=False)[0]
+
+
+def _read(path: Path, head_only: bool) -> tuple[np.ndarray, int]:
+    """The file's bytes (with ``head_only``, only :data:`HEAD_BYTES` of a file over
+    :data:`WHOLE_BYTES`) and its size; one-line errors for an unreadable or empty file."""
     try:
-        data = np.fromfile(path, dtype=np.uint8)  # no intermediate bytes object: half the time
+        size = path.stat().st_size
+        count = min(size, HEAD_BYTES) if head_only and size > WHOLE_BYTES else size
+        with open(path, "rb") as f:
+            data = np.fromfile(f, dtype=np.uint8, count=count)  # no intermediate bytes object
     except OSError as exc:
         raise MapReadError(path, f"cannot read the file ({exc.strerror})") from None
-    if re.search(rb"\S", memoryview(data)) is None:  # stops at the first non-blank byte
+    if data.size == size and re.search(rb"\S", memoryview(data)) is None:  # stops at the first non-blank byte
         raise MapReadError(path, "file is empty")
-    return data
+    return data, size
 
 
 def iter_lines(buf: np.ndarray, start: int = 0, limit_bytes: int = 4 << 20):

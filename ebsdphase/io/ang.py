@@ -134,12 +134,7 @@ def _first_fields(buf: np.ndarray, start: int) -> list[str]:
 def read(path: Path) -> EBSDMap:
     """Read an EDAX/TSL .ang file (see the module docstring for the rules)."""
     path = Path(path)
-    buf, size = _text.read_head(path)
-    keys, phases, header_columns, start = parse_header(buf)
-    if not _text.head_holds_data(buf, size, start):  # a long header: read it all
-        buf = _text.read_bytes(path)
-        size = buf.size
-        keys, phases, header_columns, start = parse_header(buf)
+    buf, size, (keys, phases, header_columns, start) = _text.read_header(path, parse_header)
     ncols = len(_first_fields(buf, start))
     if ncols == 0:
         raise MapReadError(path, "no data rows after the header")

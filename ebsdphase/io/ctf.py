@@ -105,12 +105,7 @@ def _column_index(path: Path, columns: list[str], name: str) -> int:
 def read(path: Path) -> EBSDMap:
     """Read an Oxford .ctf file (see the module docstring for the rules)."""
     path = Path(path)
-    buf, size = _text.read_head(path)
-    keys, acquisition, columns, phase_list, declared, start = _parse_header(buf)
-    if not _text.head_holds_data(buf, size, start):  # a long header: read it all
-        buf = _text.read_bytes(path)
-        size = buf.size
-        keys, acquisition, columns, phase_list, declared, start = _parse_header(buf)
+    buf, size, (keys, acquisition, columns, phase_list, declared, start) = _text.read_header(path, _parse_header)
     first_line = next((line for _, _, line in _text.iter_lines(buf, start, 1 << 16)
                        if line.strip()), None)
     if first_line is None:

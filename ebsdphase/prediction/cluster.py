@@ -249,12 +249,12 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
             except Exception as exc:  # noqa: BLE001 - a worker died or the task broke
                 outcomes = [MapOutcome.failed(stem, src, exc) for stem, src, _ in batch]
             for o in outcomes:
-                show(o)
-                record(o)
+                accept(o)
 
-        def show(o: MapOutcome) -> None:
+        def accept(o: MapOutcome) -> None:
             for text in o.warnings:  # raised on a worker: shown here, where the user is
                 warnings.warn(text, EbsdphaseWarning, stacklevel=2)
+            record(o)
 
         submit_reads()
         while prepared or queue:
@@ -268,8 +268,7 @@ def predict_on_cluster(spec: str, bundle, maps: Sequence[tuple[str, Path]], opts
             except Exception as exc:  # noqa: BLE001 - the worker died (KilledWorker) or the task broke
                 size = MapOutcome.failed(stem, src, exc)
             if isinstance(size, MapOutcome):
-                show(size)
-                record(size)
+                accept(size)
             else:
                 for batch in batcher.add((stem, src, fut), size):
                     send(batch)

@@ -220,13 +220,14 @@ def resolve_smooth(bundle, smooth: str | None) -> str | None:
     return smooth
 
 
-def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card") -> Prediction:
-    """``pred`` smoothed by grains when ``smooth`` (or the card) asks for it."""
+def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card", table=None) -> Prediction:
+    """``pred`` smoothed by grains when ``smooth`` (or the card) asks for it; ``table``: the
+    map's :class:`~ebsdphase.prediction.grains.GrainTable` when the caller has it already."""
     if resolve_smooth(bundle, smooth) != "grains":
         return pred
     from ebsdphase.prediction.grains import grain_table, smooth_by_grains
 
-    return smooth_by_grains(pred, grain_table(pred, ebsd))
+    return smooth_by_grains(pred, table if table is not None else grain_table(pred, ebsd))
 
 
 def predict_many(maps: Sequence, model, batch_pixels: int = BATCH_PIXELS) -> list[Prediction]:

@@ -11,7 +11,6 @@ Keras is imported only through the bundle, when the first map is predicted.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import math
 import os
@@ -25,8 +24,9 @@ import numpy as np
 from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error, write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
-from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, predict_probabilities,
-                                        resolve_smooth, tta_probabilities, wrap_probabilities)
+from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, postprocess,
+                                        predict_probabilities, resolve_smooth, tta_probabilities,
+                                        wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
 
 __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
@@ -161,11 +161,11 @@ def predict_paths(
     processes here) or a Dask scheduler address (``"tcp://host:8786"``); the outputs are the
     same (:mod:`ebsdphase.prediction.cluster`).
     """
-    from ebsdphase.io.discover import expand_maps
     from ebsdphase.core.classes import map_stem
+    from ebsdphase.io.discover import expand_maps
 
-
-    if scheduler not in (None, "local"):
+    here = scheduler in (None, "local")
+    if not here:
         from ebsdphase.prediction.cluster import check_scheduler
 
         check_scheduler(scheduler)  # a wrong spec or no Dask: one line before any work
@@ -206,8 +206,9 @@ def predict_paths(
                 except EbsdphaseError:
                     pass  # an unreadable old output: predict again
             to_predict.append((stem, src))
-        if to_predict:
+        if to_predict and here:
             # a bad model is one model error, before any map is read, not a failure per map
+            # (on a cluster the workers build it, and say so in one line when they cannot)
             bundle.model  # noqa: B018 - builds the network and loads the weights
 
         def record(outcome: "MapOutcome") -> None:
@@ -215,7 +216,7 @@ def predict_paths(
             notify(outcome.stem, outcome.status)
             bar.advance()
 
-        if scheduler in (None, "local"):
+        if here:
             _predict_here(bundle, to_predict, opts, read, record)
         elif to_predict:  # a re-run with everything up to date starts no cluster
             from ebsdphase.prediction.cluster import predict_on_cluster
@@ -285,8 +286,9 @@ class MapOutcome:
     warnings: list[str] = field(default_factory=list)   # raised on a Dask worker, shown by the driver
 
     @classmethod
-    def failed(cls, stem: str, src: Path, exc: BaseException, seconds: float = 0.0) -> "MapOutcome":
-        return cls(stem, src, "failed", failure=_one_line(src, exc), seconds=seconds)
+    def failed(cls, stem: str, src: Path, exc: BaseException, seconds: float = 0.0,
+               warnings: Sequence[str] = ()) -> "MapOutcome":
+        return cls(stem, src, "failed", failure=_one_line(src, exc), seconds=seconds, warnings=list(warnings))
 
 
 class Batcher:
@@ -343,13 +345,11 @@ def finalize(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions):
     table (None unless grains or smoothing need it)."""
     pred = wrap_probabilities(bundle, p.ebsd, probs)
     table = None
-    if opts.grains or opts.smooth == "grains":
-        from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+    if opts.grains or opts.smooth == "grains":  # one grain table for the vote and the CSV
+        from ebsdphase.prediction.grains import grain_table
 
         table = grain_table(pred, p.ebsd)
-        if opts.smooth == "grains":
-            pred = smooth_by_grains(pred, table)
-    return pred, table
+    return postprocess(bundle, p.ebsd, pred, opts.smooth, table), table
 
 
 def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[MapOutcome]:
@@ -360,8 +360,7 @@ def predict_batch(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[M
     try:
         probs = infer(bundle, batch, opts)
     except Exception as exc:  # noqa: BLE001 - fail these maps, go on with the rest
-        return [dataclasses.replace(MapOutcome.failed(p.stem, p.src, exc, p.seconds), warnings=list(p.warnings))
-                for p in batch]
+        return [MapOutcome.failed(p.stem, p.src, exc, p.seconds, p.warnings) for p in batch]
     dt = time.perf_counter() - t0
     total = sum(p.pixels for p in batch)
     outcomes = []
@@ -442,7 +441,6 @@ def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
                 for stem in run.fractions}
     notes = [f"failed: {why}" for why in run.failed.values()] + list(run.outside.values())
     return write_report(out / "report.html", f"Phase maps ({run.model})", header, rows, sections, notes)
-
 
 
 def write_folder_fractions(out: Path, rows: dict[str, dict], names: Sequence[str]) -> Path:

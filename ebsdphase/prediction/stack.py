@@ -90,10 +90,10 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
         first = read_map(files[0])
         model = best_for(first)
     bundle = load_model(model)
-    opts = MapOptions(out=Path(out_dir), tile=tile, overlap=overlap, smooth=resolve_smooth(bundle, smooth))
+    out = Path(out_dir)
+    opts = MapOptions(out=out, tile=tile, overlap=overlap, smooth=resolve_smooth(bundle, smooth))
     first_input = Path(inputs[0])
     name = name or (first_input.name if first_input.is_dir() else first_input.parent.name) or "stack"
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     volume = out / f"{name}.phases.h5"
     names = list(bundle.classes.names)
@@ -106,8 +106,8 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
         import h5py
 
         with h5py.File(tmp, "w") as f:
-            for z, src in enumerate(files):
-                item = prepare_map(bundle, map_stem(src), src, first if z == 0 else None)
+            for z, (stem, src) in enumerate(stems.items()):
+                item = prepare_map(bundle, stem, src, first if z == 0 else None)
                 if isinstance(item, MapOutcome):
                     raise EbsdphaseError(f"slice {z} of the stack: {item.failure}")
                 if shape is None:
@@ -132,8 +132,7 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
                 bar.advance()
             run = StackRun(volume=volume, fractions_file=out / f"{name}.fractions.csv", slices=files,
                            shape=(len(files), *shape), z_spacing_um=float(z_spacing), model=bundle.name)
-            stems_in_order = [map_stem(s) for s in files]
-            run.fractions = {stem: _fractions(c, names) for stem, c in zip(stems_in_order, counts)}
+            run.fractions = {stem: _fractions(c, names) for stem, c in zip(stems, counts)}
             run.fractions["volume"] = _fractions(counts.sum(0), names)
             f.attrs["format"] = MAGIC
             f.attrs["version"] = VERSION
@@ -144,7 +143,7 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
             f.attrs["z_spacing_um"] = float(z_spacing)
             f.attrs["z_spacing_from"] = z_from
             f.attrs["fractions"] = json.dumps(run.fractions["volume"])
-    _write_fractions(run.fractions_file, stems_in_order, counts, idx_counts, names)
+    _write_fractions(run.fractions_file, list(stems), counts, idx_counts, names)
     return run
 
 

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from ebsdphase.core.atomic import atomic_path, write_text_atomic
+from ebsdphase.core.classes import UNLABELLED
 from ebsdphase.dataset.io import open_dataset
 from ebsdphase.core.errors import EbsdphaseError
 
-UNLABELLED = 255
 OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
 #: which barely moves a U-Net in 30 epochs.
@@ -248,17 +248,15 @@ def _run_keeper(run: "_Run"):
 
 def _balanced_accuracy(model, batches) -> float:
     """Mean recall of the classes over the labelled pixels of ``batches`` (unweighted)."""
-    k = None
+    from ebsdphase.evaluation.metrics import confusion_matrix
+
     cm = None
     for i in range(len(batches)):
         x, onehot, weight = batches[i]
         pred = np.asarray(model.predict_on_batch(x)).argmax(-1)
-        true = onehot.argmax(-1)
-        known = np.asarray(weight) > 0
-        if cm is None:
-            k = onehot.shape[-1]
-            cm = np.zeros((k, k), np.int64)
-        np.add.at(cm, (true[known], pred[known]), 1)
+        truth = np.where(np.asarray(weight) > 0, onehot.argmax(-1), UNLABELLED)  # padding and 255: out
+        part, _ = confusion_matrix(truth, pred, onehot.shape[-1])
+        cm = part if cm is None else cm + part
     if cm is None:
         return float("nan")
     rows = cm.sum(axis=1)
