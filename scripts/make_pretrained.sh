@@ -4,10 +4,18 @@
 #   bash scripts/make_pretrained.sh WORK_DIR [EPOCHS]
 #   MODELS="kam quality+kam" bash scripts/make_pretrained.sh WORK_DIR   # a subset
 #
-# The shipped models: `bash scripts/make_pretrained.sh WORK 10` for kam, quality+kam and quat,
-# then `MODELS="bs+kam bs bc" bash scripts/make_pretrained.sh WORK 6` (a 2-core CPU budget),
-# then `python scripts/register_pretrained.py WORK`; `python scripts/pretrained_table.py WORK`
-# prints the held-out table of README.md.
+# The shipped models were trained in stages on a 2-core CPU, the runs continued exactly:
+#   bash scripts/make_pretrained.sh WORK 10                      # kam, quality+kam, quat: 10 epochs
+#   MODELS="bs+kam bs bc" bash scripts/make_pretrained.sh WORK 6
+#   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run-synth-K --resume --epochs N
+#       for K:N = quality-kam:18 bs:20 kam:18 bs-kam:16 (bs stopped early at 15)
+#   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run2-synth-K --name synth-K --init WORK/run-synth-K \
+#       --epochs 10 --patience 6 --lr 5e-4 --monitor val_balanced_accuracy --class-weight none \
+#       --smooth none  then  mv WORK/run2-synth-K WORK/run-synth-K, for K = bc, quat (their first
+#       runs had used up their val_loss patience, so --resume stopped at once)
+# then this script again (for finished runs it only chooses finest_step_um on validation maps and
+# evaluates), `python scripts/register_pretrained.py
+# WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
 #
 # Everything goes through the public commands (synth -> prepare -> train -> evaluate), so the
 # released models are exactly what a user would get by running them. The paper's maps are not
@@ -69,6 +77,10 @@ for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
   if [ ! -f "$work/run-$name/$name.json" ]; then
     ebsdphase train "$work/ds-$name.h5" -o "$work/run-$name" --name "$name" -p depth=5 -p filters=16 \
       --optimizer adam --epochs "$epochs" --patience 4 --batch 8 --quiet
+  fi
+  if ! grep -q sublattice_validation "$work/run-$name/$name.json"; then
+    # on validation maps: should maps finer than ~0.1 um be predicted on sub-lattices?
+    python "$(dirname "$0")/sublattice_validation.py" "$work/run-$name" --write
   fi
   ebsdphase evaluate --model "$work/run-$name" "$work"/test/*.ctf -o "$work/eval-$name" \
     --group-by '^synth_([a-z0-9]+)_' | tail -n 30

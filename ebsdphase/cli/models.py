@@ -99,7 +99,13 @@ def info_command(
     head.add_row("classes", ", ".join(summary["classes"]))
     for k, (lo, hi) in (summary.get("training_ranges") or {}).items():
         head.add_row(f"trained on {k}", f"{lo:.3g} - {hi:.3g}")
+    if summary.get("finest_step_um"):
+        head.add_row("sub-lattices", f"maps finer than {summary['finest_step_um']:g} um are predicted on "
+                     "sub-lattices at a coarser step")
     for k, v in summary["metrics"].items():
+        if isinstance(v, dict):  # a table of its own (held-out test, validation): --json shows it
+            head.add_row(k, "see --json")
+            continue
         head.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     for k in ("dataset", "epoch", "optimizer", "keras_backend"):
         if k in summary["provenance"]:

@@ -90,6 +90,13 @@ class Bundle:
         return domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
 
     @property
+    def finest_step_um(self) -> float | None:
+        """Maps with a finer step are predicted on sub-lattices at least this coarse
+        (:func:`ebsdphase.prediction.engine.sublattice_factor`); None: always whole."""
+        value = self.card.get("finest_step_um")
+        return float(value) if value else None
+
+    @property
     def smooth(self) -> str | None:
         """The post-processing the model was trained for ("grains"), or None."""
         value = self.card.get("smooth")
@@ -149,6 +156,7 @@ class Bundle:
             "classes": list(self.card["classes"]["classes"]),
             "metrics": self.metrics,
             "training_ranges": self.training_ranges,
+            "finest_step_um": self.finest_step_um,
             "provenance": self.provenance,
             "ebsdphase_version": self.card.get("ebsdphase_version"),
         }

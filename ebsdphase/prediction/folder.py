@@ -24,9 +24,9 @@ import numpy as np
 from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error, write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
-from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_probabilities, load_model, postprocess,
-                                        predict_probabilities, resolve_smooth, tta_probabilities,
-                                        wrap_probabilities)
+from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_map_probabilities, load_model,
+                                        map_probabilities, model_inputs, postprocess, resolve_smooth,
+                                        sublattice_factor, tta_probabilities, wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
 
 __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
@@ -260,14 +260,14 @@ class Prepared:
     stem: str
     src: Path
     ebsd: Any
-    x: np.ndarray
+    x: list[np.ndarray]      # engine.model_inputs: the whole map's, or one per sub-lattice
     seconds: float
     stages: dict[str, float]
     warnings: list[str] = field(default_factory=list)   # raised while reading on a Dask worker
 
     @property
     def pixels(self) -> int:
-        return int(self.x.shape[0] * self.x.shape[1])
+        return int(sum(x.shape[0] * x.shape[1] for x in self.x))
 
 
 @dataclass
@@ -335,9 +335,8 @@ def infer(bundle, batch: Sequence[Prepared], opts: MapOptions) -> list[np.ndarra
     if opts.tta:
         return [tta_probabilities(bundle, p.ebsd, opts.tile, opts.overlap) for p in batch]
     if opts.tile is None:
-        return batched_probabilities(bundle, [p.x for p in batch], [p.ebsd.source for p in batch],
-                                     opts.batch_pixels)
-    return [predict_probabilities(bundle, p.x, opts.tile, opts.overlap, p.ebsd.source) for p in batch]
+        return batched_map_probabilities(bundle, [p.x for p in batch], [p.ebsd for p in batch], opts.batch_pixels)
+    return [map_probabilities(bundle, p.ebsd, opts.tile, opts.overlap, inputs=p.x) for p in batch]
 
 
 def finalize(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions):
@@ -485,16 +484,17 @@ def _prepare(bundle, src: Path, stages: dict[str, float], ebsd=None):
     stages["read"] += t1 - t0
     bundle.check_map(ebsd)
     recipe = bundle.recipe
-    if "kam" in recipe.names:
-        # computed here (and cached on the map) only to time it apart from the rest
+    if "kam" in recipe.names and sublattice_factor(bundle, ebsd) == 1:
+        # computed here (and cached on the map) only to time it apart from the rest;
+        # sub-lattices have KAM of their own
         from ebsdphase.crystal import kam
 
         kam(ebsd, recipe.kam_order, recipe.kam_threshold)
     t2 = time.perf_counter()
     stages["kam"] += t2 - t1
-    x = recipe.build(ebsd)
+    xs = model_inputs(bundle, ebsd)
     stages["features"] += time.perf_counter() - t2
-    return ebsd, x
+    return ebsd, xs
 
 
 def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool, table=None) -> list[Path]:
