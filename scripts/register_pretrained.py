@@ -67,7 +67,11 @@ def main(work: Path) -> None:
                         "(Oxford only for BS/BC models), cleaned maps, deformed ferrite; and one per paper "
                         "preset at 0.1 um) with the "
                         "paper's 11 augmentations (so steps up to ~1 um); 5-step U-Net, 16 filters, "
-                        "96 x 96 crops, Adam. Not trained on real maps: it is checked on the "
+                        "96 x 96 crops, Adam"
+                        + (f"; maps finer than {card['finest_step_um']:g} um are predicted on "
+                           "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
+                           if card.get("finest_step_um") else "")
+                        + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",
             dataset=f"scripts/make_pretrained.sh (ds-synth-{key}.h5)", run_dir=None)

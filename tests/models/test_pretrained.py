@@ -88,16 +88,10 @@ def invariance_maps():
 
 
 @pytest.mark.parametrize("name", NEW_MODELS)
-def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, invariance_maps, request):
+def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, invariance_maps):
     """Metamorphic: the phase of a pixel must not depend on what else is in the map."""
     from ebsdphase.evaluation import checks
     from ebsdphase.models.bundle import load_bundle
-
-    # a single quality channel, known only up to a gain, moves with the crop's 98th percentile
-    short = {"dp-bs": "dp-bs: crops agree on 96.5 % (target 97 %)",
-             "dp-bc": "dp-bc: crops agree on 93.1 % (target 97 %)"}
-    if name in short:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=short[name]))
 
     bundle = load_bundle(name)
     agree = [c["agreement"] for s in invariance_maps
@@ -120,7 +114,7 @@ def test_the_camera_gain_does_not_change_the_phase_map(name, invariance_maps):
 #: a model that comes to meet its target fails here until the mark is removed
 SHORTFALLS = {
     ("dp-quat", "M1700"): "dp-quat gives 90.2 % martensite on M1700 (target 95 %)",
-    ("dp-quality-kam", "M1700"): "dp-quality-kam gives 92.0 % martensite on M1700 (target 95 %)",
+    ("dp-quality-kam", "M1700"): "dp-quality-kam gives 91.1 % martensite on M1700 (target 95 %)",
 }
 READERS = ("dp-kam", "dp-quality-kam", "dp-quat")  # the models whose channels EDAX maps have
 
