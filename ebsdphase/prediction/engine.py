@@ -41,7 +41,7 @@ from ebsdphase.prediction.result import Prediction, from_probabilities
 
 __all__ = ["Prediction", "predict", "predict_many", "predict_probabilities", "batched_probabilities",
            "wrap_probabilities", "load_model", "tta_probabilities", "map_probabilities",
-           "model_inputs", "sublattice_factor"]
+           "batched_map_probabilities", "model_inputs", "sublattice_factor"]
 
 #: upper bound on pixels predicted in one forward pass when batching small maps/tiles
 BATCH_PIXELS = 2_000_000
@@ -188,7 +188,6 @@ def model_inputs(bundle, ebsd) -> list[np.ndarray]:
     f = sublattice_factor(bundle, ebsd)
     if f == 1:
         return [_inputs(bundle, ebsd)]
-    bundle.check_map(ebsd)
     return [_inputs(bundle, m) for m in sublattices(ebsd, f)]
 
 
