@@ -110,6 +110,9 @@ def test_domain_ranges_and_outside():
     why = domain.outside({"step_um": 1.0, "indexed_fraction": 0.5}, r)
     assert len(why) == 2 and "step 1 um" in why[0] and "0.05-0.5" in why[0] and "50%" in why[1]
     assert domain.outside({"step_um": 1.0}, {}) == []  # old cards: nothing known, nothing said
+    # a step just past the end is one the model never saw; measured statistics keep a margin
+    assert "step 0.51 um" in domain.outside({"step_um": 0.51}, r)[0]
+    assert domain.outside({"step_um": 0.5, "indexed_fraction": 0.68}, r) == []
 
 
 def test_prepare_records_ranges_and_train_copies_them_into_the_card(tmp_path):

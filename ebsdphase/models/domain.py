@@ -27,9 +27,12 @@ if TYPE_CHECKING:
     from ebsdphase.core.ebsdmap import EBSDMap
     from ebsdphase.features import ChannelRecipe
 
-#: how far past a training range a map may lie before it is called outside: a relative
-#: margin on each side (steps and KAM scale), an absolute one for the indexing rate
-_MARGIN = {"step_um": ("rel", 0.10), "indexed_fraction": ("abs", 0.03), "kam_mean_deg": ("rel", 0.20)}
+#: how far past a training range a map may lie before it is called outside. None for the
+#: step: it is set by the user, not measured, and the training steps cover their range
+#: densely up to its ends (half of the augmentations coarsen 2x), so a step past the end is
+#: one the model never saw. Measured statistics get a margin for their own scatter: an
+#: absolute one for the indexing rate, a relative one for the mean KAM (noise-driven).
+_MARGIN = {"step_um": ("rel", 0.0), "indexed_fraction": ("abs", 0.03), "kam_mean_deg": ("rel", 0.20)}
 _UNITS = {"step_um": " um", "indexed_fraction": "", "kam_mean_deg": " deg"}
 _LABELS = {"step_um": "step", "indexed_fraction": "indexed fraction", "kam_mean_deg": "mean KAM"}
 

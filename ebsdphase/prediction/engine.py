@@ -217,7 +217,16 @@ def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
     """A :class:`Prediction` of ``ebsd`` from its (rows, cols, K) probabilities."""
     return from_probabilities(probs, class_set=bundle.classes, model=bundle.name, source=ebsd.source,
                               indexed=ebsd.indexed, recipe=bundle.recipe.to_dict(),
-                              outside_training=bundle.outside_training(ebsd), step=tuple(ebsd.step))
+                              outside_training=bundle.outside_training(seen_map(bundle, ebsd)),
+                              step=tuple(ebsd.step))
+
+
+def seen_map(bundle, ebsd):
+    """The map as the network receives it, for the training-range check: the first
+    sub-lattice when ``ebsd`` is predicted on sub-lattices (its step and KAM are those the
+    model works at), else ``ebsd`` itself."""
+    f = sublattice_factor(bundle, ebsd)
+    return ebsd if f == 1 else ebsd[::f, ::f]
 
 
 #: the 8 symmetries of the square grid as sample rotations: (rotations applied in order)

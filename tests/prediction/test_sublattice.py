@@ -91,3 +91,25 @@ def test_predict_writes_the_sub_lattice_answer(bundles, tmp_path):
     ref = predict(src, fine, smooth="none")
     assert np.array_equal(written.probabilities, ref.probabilities)
     assert np.array_equal(written.classes, ref.classes)
+
+
+def test_the_training_range_check_looks_at_the_step_the_model_works_at(bundles, tmp_path):
+    """A 0.05 um map predicted on 2 x 2 sub-lattices is seen at 0.1 um: inside a card whose
+    steps are 0.08-0.5 um; predicted whole it lies outside, and is said to."""
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.prediction.engine import predict
+
+    plain, fine = bundles
+    m, _ = blob_map(4, shape=(40, 48))
+    m.step = (0.05, 0.05)
+    ranged = []
+    for b in (plain, fine):
+        folder = tmp_path / ("fine" if b.finest_step_um else "plain")
+        shutil.copytree(b.folder, folder)
+        card = folder / b.card_path.name
+        c = json.loads(card.read_text())
+        c["training_ranges"] = {"step_um": [0.08, 0.5]}
+        card.write_text(json.dumps(c))
+        ranged.append(load_bundle(card))
+    assert any("step 0.05 um" in why for why in predict(m, ranged[0]).outside_training)
+    assert predict(m, ranged[1]).outside_training == []
