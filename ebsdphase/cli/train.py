@@ -33,6 +33,9 @@ def command(
                                "(recorded in the card): 'grains' (default; each grain one phase) or 'none'."),
     dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
                                   "symmetry of the square each epoch (inputs without quaternions)."),
+    quality_gain: float = typer.Option(1.25, "--quality-gain", help="Random gain in [1/G, G] on each training "
+                                       "crop's quality channels (1: none), so the network decides on "
+                                       "contrast, not on one level of the map's scale."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),
@@ -57,7 +60,8 @@ def command(
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
-                       dihedral=dihedral, smooth=smooth, distribute=distribute)
+                       dihedral=dihedral, smooth=smooth, distribute=distribute,
+                       quality_gain=quality_gain)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

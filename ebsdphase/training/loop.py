@@ -110,9 +110,10 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
-                  dihedral: bool = False, devices: int = 1):
+                  dihedral: bool = False, devices: int = 1, gain: float = 1.25):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
-    percentile-scaled quality channels, see :func:`ebsdphase.features.relative_jitter`);
+    percentile-scaled quality channels, in [1/gain, gain], see
+    :func:`ebsdphase.features.relative_jitter`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
     random symmetry of the square each epoch (square crops only); ``devices``: a last,
     short batch is padded to a multiple of the device count with copies of its first crops
@@ -144,7 +145,7 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
                 idx = np.concatenate([idx, np.resize(idx, (-real) % devices)])
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
             if jitter:
-                relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]))
+                relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]), gain=gain)
             y = np.asarray(labels[idx.tolist()])
             if dihedral:
                 x, y = _dihedral(x, y, np.random.default_rng([seed, self.epoch, index, 11]))
@@ -406,7 +407,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
-          distribute: bool = False, callbacks: list | None = None) -> TrainResult:
+          distribute: bool = False, quality_gain: float = 1.25, callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
@@ -415,7 +416,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     there; only ``epochs`` may be raised. ``patience`` epochs without improvement of
     ``monitor`` stop the run (0 = never). ``distribute`` trains data-parallel over every
     visible device (JAX backend; ``batch_size`` is the global batch, a multiple of the
-    device count). Extra keras ``callbacks`` run after ours.
+    device count). ``quality_gain``: each training crop's percentile-scaled quality channels
+    are multiplied by a random gain in [1/quality_gain, quality_gain] (1: none), so that the
+    network decides on contrast rather than on one level of its map's scale (which moves
+    a little with the phase balance). Extra keras ``callbacks`` run after ours.
     """
     import ebsdphase
     import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
@@ -479,6 +483,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "monitor": monitor,
             "class_weight": class_weight,
             "dihedral": bool(dihedral),
+            "quality_gain": float(quality_gain),
             "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
@@ -489,6 +494,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass name=NAME")
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")
+        if not 1.0 <= config["quality_gain"] <= 4.0:
+            raise EbsdphaseError(f"quality_gain={config['quality_gain']}: choose a gain from 1 (none) to 4")
 
     # a resumed run (or one restarted from its saved settings) keeps its own choice
     config.setdefault("distribute", bool(distribute))
@@ -578,7 +585,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         and train_x.shape[1] == train_x.shape[2]
     devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
-                                      jitter, weights, turn, devices=devices)
+                                      jitter, weights, turn, devices=devices,
+                                      gain=float(config.get("quality_gain", 1.25)))
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val

@@ -87,17 +87,49 @@ def invariance_maps():
     return [synthesize(p, 7100 + i, (256, 384), 0.1) for i, p in enumerate(("t1", "t2", "t3", "complex"))]
 
 
-@pytest.mark.parametrize("name", NEW_MODELS)
-def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, invariance_maps):
-    """Metamorphic: the phase of a pixel must not depend on what else is in the map."""
+@pytest.fixture(scope="module")
+def crop_agreements(invariance_maps):
+    """{model: agreement of each >= 80 %-one-phase 128 x 128 crop with the whole map}."""
     from ebsdphase.evaluation import checks
     from ebsdphase.models.bundle import load_bundle
 
-    bundle = load_bundle(name)
-    agree = [c["agreement"] for s in invariance_maps
-             for c in checks.crop_agreement(bundle, s.map, s.labels, size=128, purity=0.8)]
+    cache: dict[str, list[float]] = {}
+
+    def get(name: str) -> list[float]:
+        if name not in cache:
+            bundle = load_bundle(name)
+            cache[name] = [c["agreement"] for s in invariance_maps
+                           for c in checks.crop_agreement(bundle, s.map, s.labels, size=128, purity=0.8)]
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, crop_agreements):
+    """Metamorphic: the phase of a pixel must not depend on what else is in the map (on
+    average over the crops; every crop: the next test)."""
+    agree = crop_agreements(name)
     assert len(agree) >= 4
     assert float(np.mean(agree)) >= 0.97, (name, agree)
+
+
+#: measured on the crops of ``invariance_maps`` (worst crop), kept visible as strict xfails.
+#: For BS/BC alone the cause is the quality scale: the 98th percentile of a 98 %-martensite
+#: crop is ~10 % below the whole map's, and with the whole map's scale the same crops agree
+#: on 98.4-99.7 %; dp-quat's disagreement lies within ~10 px of the crop's edge.
+CROP_SHORTFALLS = {
+    "dp-bs": "dp-bs: worst crop 94.7 % (target 97 %)",
+    "dp-bc": "dp-bc: worst crop 94.6 % (target 97 %)",
+    "dp-quat": "dp-quat: worst crop 96.8 % (target 97 %)",
+}
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_every_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, crop_agreements, request):
+    if name in CROP_SHORTFALLS:
+        request.applymarker(pytest.mark.xfail(reason=CROP_SHORTFALLS[name], strict=True))
+    agree = crop_agreements(name)
+    assert min(agree) >= 0.97, (name, agree)
 
 
 @pytest.mark.parametrize("name", [n for n in NEW_MODELS if n != "dp-kam" and n != "dp-quat"])

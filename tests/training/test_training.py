@@ -289,3 +289,30 @@ def test_dihedral_turns_inputs_and_labels_together():
         variants = [np.rot90(a, k, (0, 1)) for k in range(4)]
         variants += [v[:, ::-1] for v in variants]
         assert any(np.array_equal(v, b) for v in variants)
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.25, 2.0])
+def test_quality_gain_sets_the_range_of_the_random_gain_on_quality_channels(gain):
+    """Crops of constant quality 1: the jittered values are gain x 1 + offset, the gain
+    log-uniform in [1/gain, gain]; the other channel is untouched."""
+    from ebsdphase.training.loop import _make_batches
+
+    n = 400
+    x = np.ones((n, 4, 4, 2), np.float32)
+    y = np.zeros((n, 4, 4), np.uint8)
+    batches = _make_batches(x, y, 2, n, seed=0, shuffle=False, jitter=[1], gain=gain)
+    bx, _, _ = batches[0]
+    q = bx[:, 0, 0, 1]
+    assert np.array_equal(bx[..., 0], x[..., 0])
+    assert np.all(q >= 1 / gain - 0.05 - 1e-6) and np.all(q <= gain + 0.05 + 1e-6)
+    if gain > 1:  # the range is used, not only its middle
+        assert q.max() > 0.9 * gain and q.min() < 1.1 / gain
+
+
+def test_a_run_records_its_quality_gain_and_refuses_a_gain_below_one(dataset, reference_run, tmp_path):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.training.loop import train
+
+    assert json.loads((reference_run.run_dir / "train.json").read_text())["quality_gain"] == 1.25
+    with pytest.raises(EbsdphaseError, match="quality_gain=0.5"):
+        train(dataset, tmp_path / "run", params=TINY, epochs=1, quality_gain=0.5)
