@@ -144,7 +144,7 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             if devices > 1 and real % devices:
                 idx = np.concatenate([idx, np.resize(idx, (-real) % devices)])
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
-            if jitter:
+            if jitter and gain > 1:  # gain 1: neither gain nor offset
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]), gain=gain)
             y = np.asarray(labels[idx.tolist()])
             if dihedral:

@@ -307,6 +307,8 @@ def test_quality_gain_sets_the_range_of_the_random_gain_on_quality_channels(gain
     assert np.all(q >= 1 / gain - 0.05 - 1e-6) and np.all(q <= gain + 0.05 + 1e-6)
     if gain > 1:  # the range is used, not only its middle
         assert q.max() > 0.9 * gain and q.min() < 1.1 / gain
+    else:  # 1: no jitter at all
+        assert np.array_equal(q, np.ones(n, np.float32))
 
 
 def test_a_run_records_its_quality_gain_and_refuses_a_gain_below_one(dataset, reference_run, tmp_path):
