@@ -76,6 +76,22 @@ class Bundle:
     def n_classes(self) -> int:
         return int(self.card.get("n_classes", len(self.card["classes"]["classes"])))
 
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the card and the weights (hex, 16 digits): two bundles with the same
+        digest give the same answers, whatever their names or folders."""
+        import hashlib
+
+        h = hashlib.sha256(json.dumps(self.card, sort_keys=True, default=str).encode())
+        try:
+            with open(self.weights_path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as exc:
+            raise EbsdphaseError(f"{self.weights_path}: cannot read the weights of model {self.name!r} "
+                                 f"({exc.strerror})") from None
+        return h.hexdigest()[:16]
+
     @property
     def training_ranges(self) -> dict:
         """{statistic: [min, max]} of the maps the model was trained on ({} for old cards)."""

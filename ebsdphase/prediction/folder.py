@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import time
@@ -82,12 +83,25 @@ def _outputs_for(out_dir: Path, stem: str, ctf: bool, grains: bool = False, figu
     return outs
 
 
-def _up_to_date(src: Path, outs: list[Path]) -> bool:
+def _up_to_date(src: Path, outs: list[Path], key: str) -> bool:
+    """Outputs all newer than the map and made by this model with these settings (``key``,
+    recorded in the ``.phases.h5``): a retrained model of the same name, another model or
+    other settings into the same folder predict again."""
+    from ebsdphase.prediction.result import produced_by
+
     try:
         t_in = src.stat().st_mtime
-        return all(o.exists() and o.stat().st_mtime >= t_in for o in outs)
+        if not all(o.exists() and o.stat().st_mtime >= t_in for o in outs):
+            return False
     except OSError:
         return False
+    return produced_by(outs[0]) == key
+
+
+def run_key(bundle, smooth: str | None, tile: int | None, overlap: int, tta: bool) -> str:
+    """What decides a map's answer besides the map: the model's digest and the settings."""
+    return json.dumps({"model": bundle.name, "digest": bundle.digest, "smooth": smooth, "tile": tile,
+                       "overlap": overlap if tile else 0, "tta": bool(tta)}, sort_keys=True)
 
 
 def _writable(out: Path) -> None:
@@ -142,8 +156,8 @@ def predict_paths(
 
     Per map ``<stem>.phases.h5``, ``<stem>.phases.png`` and, with ``ctf``,
     ``<stem>.phases.ctf`` (see :func:`write_phase_ctf`); then ``fractions.csv`` for all
-    maps. Maps whose outputs exist and are newer than the map are skipped unless
-    ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
+    maps. Maps whose outputs exist, are newer than the map and were made by the same model
+    (card and weights) with the same settings are skipped unless ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
     Small maps of equal padded size are predicted together (``batch_pixels`` per pass).
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
     ``grains`` also writes ``<stem>.grains.csv`` (one row per grain, see
@@ -191,12 +205,13 @@ def predict_paths(
 
     notify = on_map or (lambda stem, status: None)
     opts = MapOptions(out=out, ctf=ctf, tile=tile, overlap=overlap, tta=tta, grains=grains, smooth=smooth,
-                      figures=figures, batch_pixels=batch_pixels)
+                      figures=figures, batch_pixels=batch_pixels,
+                      key=run_key(bundle, smooth, tile, overlap, tta))
     to_predict: list[tuple[str, Path]] = []
     with progress(len(todo), "predicting") as bar:
         for stem, src in todo:
             outs = _outputs_for(out, stem, ctf, grains, figures)
-            if not force and _up_to_date(src, outs):
+            if not force and _up_to_date(src, outs, opts.key):
                 try:
                     run.fractions[stem] = _fraction_row_from_file(outs[0], outs[-1] if grains else None)
                     run.up_to_date.append(stem)
@@ -246,6 +261,7 @@ class MapOptions:
     smooth: str | None = None
     figures: bool = False
     batch_pixels: int = BATCH_PIXELS
+    key: str = ""  # run_key: written into every .phases.h5, compared on the next run
 
     @property
     def one_by_one(self) -> bool:
@@ -379,6 +395,7 @@ def _finish_map(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions) -> Map
     """Probabilities -> prediction -> the map's files and fractions row."""
     try:
         pred, table = finalize(bundle, p, probs, opts)
+        pred.produced_by = opts.key
         outputs = _write_outputs(pred, p.ebsd, opts.out, p.stem, opts.ctf, table if opts.grains else None)
         if opts.figures:
             from ebsdphase.plots import map_figure

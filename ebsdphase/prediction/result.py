@@ -46,6 +46,9 @@ class Prediction:
     #: why the map lies outside the model's training ranges (ebsdphase.models.domain); [] = inside
     outside_training: list[str] = field(default_factory=list)
     step: tuple[float, float] | None = None  # the map's step (um), for scale bars
+    #: the model (a digest of its card and weights) and the settings that made this answer;
+    #: a folder run redoes a map whose outputs were made otherwise ("" = unknown)
+    produced_by: str = ""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,6 +98,7 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
         f.attrs["source"] = pred.source or ""
         f.attrs["recipe"] = json.dumps(pred.recipe or {})
         f.attrs["outside_training"] = json.dumps(list(pred.outside_training))
+        f.attrs["produced_by"] = pred.produced_by or ""
         if pred.step is not None:
             f.attrs["step_um"] = [float(s) for s in pred.step]
         f.create_dataset("classes", data=np.asarray(pred.classes, np.uint8), chunks=chunks, **opts)
@@ -136,9 +140,20 @@ def read_prediction(path: str | os.PathLike, probabilities: bool = True) -> Pred
                 recipe=json.loads(f.attrs.get("recipe", "{}")),
                 outside_training=json.loads(f.attrs.get("outside_training", "[]")),
                 step=tuple(float(s) for s in f.attrs["step_um"]) if "step_um" in f.attrs else None,
+                produced_by=str(f.attrs.get("produced_by", "")),
             )
         except KeyError as exc:
             raise EbsdphaseError(f"{p}: prediction file lacks {exc}") from None
+
+
+def produced_by(path: str | os.PathLike) -> str:
+    """The ``produced_by`` attribute of a ``.phases.h5`` file ("" when it has none or cannot
+    be read), without reading its arrays."""
+    try:
+        with h5py.File(path, "r") as f:
+            return str(f.attrs.get("produced_by", ""))
+    except (OSError, KeyError):
+        return ""
 
 
 def prediction_stem(path: str | os.PathLike) -> str:

@@ -132,6 +132,50 @@ def test_predict_folder_with_a_bad_map(bundle, folder, tmp_path):
     assert sorted(predict_paths([maps], bundle, out, force=True).outputs) == ["a", "b", "c"]
 
 
+def test_outputs_of_another_model_or_other_settings_are_not_up_to_date(bundle, folder, tmp_path):
+    """A retrained model of the same name (other weights or card), or other settings, into
+    the same folder: every map is predicted again, never the old answers kept."""
+    import json
+    import shutil
+
+    import h5py
+
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.prediction.folder import predict_paths
+    from ebsdphase.prediction.result import read_prediction
+
+    maps, _ = folder
+    out = tmp_path / "out"
+    predict_paths([maps], bundle, out)
+    assert read_prediction(out / "a.phases.h5").produced_by  # recorded
+    assert sorted(predict_paths([maps], bundle, out).up_to_date) == ["a", "b", "c"]
+    # other settings
+    assert sorted(predict_paths([maps], bundle, out, smooth="grains").outputs) == ["a", "b", "c"]
+    assert sorted(predict_paths([maps], bundle, out, smooth="grains").up_to_date) == ["a", "b", "c"]
+    # the same name, retrained: other weights
+    again = tmp_path / "retrained"
+    shutil.copytree(bundle.folder, again)
+    retrained = load_bundle(again / bundle.card_path.name)
+    with h5py.File(retrained.weights_path, "r+") as f:
+        name = []
+        f.visititems(lambda k, o: name.append(k) if isinstance(o, h5py.Dataset) and o.ndim == 1 else None)
+        f[name[0]][...] = f[name[0]][()] + 0.5
+    retrained = load_bundle(again / bundle.card_path.name)
+    assert retrained.name == bundle.name and retrained.digest != bundle.digest
+    assert sorted(predict_paths([maps], retrained, out, smooth="grains").outputs) == ["a", "b", "c"]
+    # ... or another card (a new finest_step_um, say)
+    card = json.loads(retrained.card_path.read_text())
+    card["finest_step_um"] = 0.01
+    retrained.card_path.write_text(json.dumps(card))
+    recarded = load_bundle(again / bundle.card_path.name)
+    assert recarded.digest not in (bundle.digest, retrained.digest)
+    assert sorted(predict_paths([maps], recarded, out, smooth="grains").outputs) == ["a", "b", "c"]
+    # outputs of an older version, without the record: predicted again
+    with h5py.File(out / "a.phases.h5", "r+") as f:
+        del f.attrs["produced_by"]
+    assert sorted(predict_paths([maps], recarded, out, smooth="grains").outputs) == ["a"]
+
+
 def test_predict_cli_partial_failure_and_ctf(bundle, folder, tmp_path):
     from ebsdphase.cli.main import app
     from ebsdphase.prediction.result import read_prediction
