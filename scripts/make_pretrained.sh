@@ -8,7 +8,8 @@
 #   bash scripts/make_pretrained.sh WORK 10                      # kam, quality+kam, quat: 10 epochs
 #   MODELS="bs+kam bs bc" bash scripts/make_pretrained.sh WORK 6
 #   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run-synth-K --resume --epochs N
-#       for K:N = quality-kam:18 bs:20 kam:18 bs-kam:16 (bs stopped early at 15)
+#       for K:N = quality-kam:18 bs:20 kam:18 bs-kam:16 (bs stopped early at 15), then
+#       kam:26 bs-kam:22 bs-kam:26 (their validation loss was still falling)
 #   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run2-synth-K --name synth-K --init WORK/run-synth-K \
 #       --epochs 10 --patience 6 --lr 5e-4 --monitor val_balanced_accuracy --class-weight none \
 #       --smooth none  then  mv WORK/run2-synth-K WORK/run-synth-K, for K = bc, quat (their first
