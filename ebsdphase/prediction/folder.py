@@ -157,7 +157,8 @@ def predict_paths(
     Per map ``<stem>.phases.h5``, ``<stem>.phases.png`` and, with ``ctf``,
     ``<stem>.phases.ctf`` (see :func:`write_phase_ctf`); then ``fractions.csv`` for all
     maps. Maps whose outputs exist, are newer than the map and were made by the same model
-    (card and weights) with the same settings are skipped unless ``force``. A map that fails is recorded in ``PredictRun.failed`` and the others go on.
+    (card and weights) with the same settings are skipped unless ``force``. A map that
+    fails is recorded in ``PredictRun.failed`` and the others go on.
     Small maps of equal padded size are predicted together (``batch_pixels`` per pass).
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
     ``grains`` also writes ``<stem>.grains.csv`` (one row per grain, see
