@@ -88,7 +88,9 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
     p = Path(path)
     rows, cols = pred.shape
     chunks = (min(rows, 256), min(cols, 256))
-    # lzf: fast enough for the < 5 s budget, still shrinks the smooth probability maps
+    # lzf for the class and indexed maps (x20 smaller, ~5 ms); the float maps are stored
+    # plain and contiguous: lzf shrank a real map's probabilities and entropy by only ~15 %
+    # against their plain size (noise in the low bits) for 0.18 s, most of a map's writing
     opts = dict(compression="lzf", shuffle=True)
     with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = MAGIC
@@ -102,9 +104,8 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
         if pred.step is not None:
             f.attrs["step_um"] = [float(s) for s in pred.step]
         f.create_dataset("classes", data=np.asarray(pred.classes, np.uint8), chunks=chunks, **opts)
-        f.create_dataset("probabilities", data=np.asarray(pred.probabilities, np.float32),
-                         chunks=chunks + (pred.probabilities.shape[-1],), **opts)
-        f.create_dataset("entropy", data=np.asarray(pred.entropy, np.float32), chunks=chunks, **opts)
+        f.create_dataset("probabilities", data=np.asarray(pred.probabilities, np.float32))
+        f.create_dataset("entropy", data=np.asarray(pred.entropy, np.float32))
         if pred.indexed is not None:
             f.create_dataset("indexed", data=np.asarray(pred.indexed, bool), chunks=chunks, **opts)
     return p
