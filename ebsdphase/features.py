@@ -298,8 +298,12 @@ def _quality_scale(values: np.ndarray) -> float:
     return s if s > 1e-12 else 1.0
 
 
+#: default range [1/G, G] of the random gain on quality channels in training (train --quality-gain)
+QUALITY_GAIN = 1.25
+
+
 def relative_jitter(x: np.ndarray, channels: list[int], rng: np.random.Generator,
-                    gain: float = 1.25, offset: float = 0.05) -> np.ndarray:
+                    gain: float = QUALITY_GAIN, offset: float = 0.05) -> np.ndarray:
     """Multiply the percentile-scaled channels of each crop in a (n, H, W, C) batch by a
     random gain in [1/gain, gain] (log-uniform) and add an offset in [-offset, offset].
 

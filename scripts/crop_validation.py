@@ -28,7 +28,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from ebsdphase.evaluation import checks
-    from ebsdphase.evaluation.metrics import confusion_matrix
+    from ebsdphase.core.classes import ClassSet
+    from ebsdphase.evaluation.metrics import Metrics, confusion_matrix
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.prediction.engine import predict
     from ebsdphase.synth import synthesize
@@ -48,10 +49,9 @@ def main() -> None:
             if g is not None:
                 gains.append(g)
         t, f = np.concatenate(truth), np.concatenate(found)
-        cm, _ = confusion_matrix(t, f, 2)
-        recall = np.diag(cm) / np.maximum(cm.sum(1), 1)
+        m = Metrics(classes=ClassSet(), confusion_matrix=confusion_matrix(t, f, 2)[0])
         gain = f"{100 * min(gains):.2f} %" if gains else "n/a"
-        print(f"| {name} | {100 * np.trace(cm) / cm.sum():.2f} % | {100 * recall[cm.sum(1) > 0].mean():.2f} % | "
+        print(f"| {name} | {100 * m.accuracy:.2f} % | {100 * m.balanced_accuracy:.2f} % | "
               f"{100 * np.mean(crops):.2f} / {100 * min(crops):.2f} % ({len(crops)}) | {gain} |", flush=True)
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ebsdphase.cli._common import OUT_ALIAS, console, error, handle_errors, output_option, pick_output, warn
+from ebsdphase.features import QUALITY_GAIN
 
 
 @handle_errors
@@ -33,7 +34,7 @@ def command(
                                "(recorded in the card): 'grains' (default; each grain one phase) or 'none'."),
     dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
                                   "symmetry of the square each epoch (inputs without quaternions)."),
-    quality_gain: float = typer.Option(1.25, "--quality-gain", help="Random gain in [1/G, G] on each training "
+    quality_gain: float = typer.Option(QUALITY_GAIN, "--quality-gain", help="Random gain in [1/G, G] on each training "
                                        "crop's quality channels (1: none), so the network decides on "
                                        "contrast, not on one level of the map's scale."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "

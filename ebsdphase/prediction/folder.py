@@ -27,7 +27,7 @@ from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_map_probabilities, load_model,
                                         map_probabilities, model_inputs, postprocess, resolve_smooth,
-                                        tta_probabilities, wrap_probabilities)
+                                        sublattice_factor, tta_probabilities, wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
 
 __all__ = ["predict_paths", "PredictRun", "phase_map", "write_phase_ctf"]
@@ -502,9 +502,9 @@ def _prepare(bundle, src: Path, stages: dict[str, float], ebsd=None):
     stages["read"] += t1 - t0
     bundle.check_map(ebsd)
     recipe = bundle.recipe
-    if "kam" in recipe.names:
+    if "kam" in recipe.names and sublattice_factor(bundle, ebsd) == 1:
         # computed here (and cached on the map) only to time it apart from the rest; a map
-        # predicted on sub-lattices needs it too, for its training-range check
+        # predicted on sub-lattices needs only its sub-lattices' KAM (inputs and range check)
         from ebsdphase.crystal import kam
 
         kam(ebsd, recipe.kam_order, recipe.kam_threshold)

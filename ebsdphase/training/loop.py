@@ -36,6 +36,7 @@ from ebsdphase.core.atomic import atomic_path, write_text_atomic
 from ebsdphase.core.classes import UNLABELLED
 from ebsdphase.dataset.io import open_dataset
 from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.features import QUALITY_GAIN
 
 OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
@@ -110,7 +111,7 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
-                  dihedral: bool = False, devices: int = 1, gain: float = 1.25):
+                  dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, in [1/gain, gain], see
     :func:`ebsdphase.features.relative_jitter`);
@@ -407,7 +408,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
-          distribute: bool = False, quality_gain: float = 1.25, callbacks: list | None = None) -> TrainResult:
+          distribute: bool = False, quality_gain: float = QUALITY_GAIN, callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
@@ -586,7 +587,7 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
                                       jitter, weights, turn, devices=devices,
-                                      gain=float(config.get("quality_gain", 1.25)))
+                                      gain=float(config.get("quality_gain", QUALITY_GAIN)))
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val
