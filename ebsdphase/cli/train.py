@@ -24,7 +24,9 @@ def command(
     optimizer: str = typer.Option("adam", "--optimizer", help="adam (default, 1e-3) or adadelta (the paper's; learning rate 1.0)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's, see --optimizer)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, dropout and crop order (same seed, same model)."),
-    patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without improvement (0: never)."),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Stop after this many epochs without improvement "
+                                           "(default 10; 0: never; with --resume: a new patience, so a run "
+                                           "stopped early can go on)."),
     monitor: str = typer.Option("val_balanced_accuracy", "--monitor", help="Metric that picks the best model: "
                                 "val_balanced_accuracy (default: mean recall of the classes, which a "
                                 "majority-class model cannot win), val_loss or val_accuracy."),
@@ -41,7 +43,8 @@ def command(
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings "
+                                "(only --epochs and --patience may change)."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:

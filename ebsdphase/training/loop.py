@@ -405,7 +405,7 @@ def _optimizer(name: str, learning_rate: float):
 def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architecture: str | None = None,
           params: dict | None = None, epochs: int | None = None, batch_size: int = 8,
           optimizer: str = "adam", learning_rate: float | None = None, seed: int = 0,
-          patience: int = 10, monitor: str = "val_balanced_accuracy", name: str | None = None,
+          patience: int | None = None, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, callbacks: list | None = None) -> TrainResult:
@@ -414,8 +414,9 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
     network; ``init`` (a bundle, path or pretrained name) starts from trained weights
     (fine-tuning). ``resume=True`` continues the run in ``run_dir`` with the settings saved
-    there; only ``epochs`` may be raised. ``patience`` epochs without improvement of
-    ``monitor`` stop the run (0 = never). ``distribute`` trains data-parallel over every
+    there; only ``epochs`` and ``patience`` may be changed (a run stopped early by its
+    patience goes on when both are raised). ``patience`` epochs without improvement of
+    ``monitor`` stop the run (default 10; 0 = never). ``distribute`` trains data-parallel over every
     visible device (JAX backend; ``batch_size`` is the global batch, a multiple of the
     device count). ``quality_gain``: each training crop's percentile-scaled quality channels
     are multiplied by a random gain in [1/quality_gain, quality_gain] (1: none), so that the
@@ -442,6 +443,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         config = json.loads(config_path.read_text(encoding="utf-8"))
         if epochs is not None:
             config["epochs"] = int(epochs)
+        if patience is not None:
+            config["patience"] = int(patience)
         if not (run_dir / CHECKPOINT).exists():
             # killed before its first epoch ended: nothing to continue, the saved settings restart it
             warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
@@ -480,7 +483,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "optimizer": optimizer,
             "learning_rate": float(learning_rate if learning_rate is not None else DEFAULT_LR[optimizer]),
             "seed": int(seed),
-            "patience": int(patience),
+            "patience": int(patience if patience is not None else 10),
             "monitor": monitor,
             "class_weight": class_weight,
             "dihedral": bool(dihedral),
@@ -576,6 +579,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
                training_ranges=ds.training_ranges, monitor=monitor,
                mode=MONITORS[monitor], patience=config["patience"], config=config)
     start = run.load_checkpoint(model) if resume else 0
+    # a resumed run under a new patience: stopped only if it has waited that long already
+    run.stopped_early = bool(run.patience) and run.wait >= run.patience
     write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
 
     labels_in = ds.recipe.channel_labels()

@@ -188,6 +188,30 @@ def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_
     assert card["params"]["depth"] == 3 and card["provenance"]["init"].endswith("reference.json")
 
 
+def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, reference_run, tmp_path):
+    """`--resume` keeps a run stopped early stopped; `--resume --patience N` lets it wait N
+    epochs in all, counted from its best (with a learning rate of 0 nothing improves)."""
+    out = tmp_path / "patient"
+    runner = CliRunner()
+    base = ["train", str(dataset), "-o", str(out), "-q"]
+    result = runner.invoke(app, base + ["--init", str(reference_run.run_dir), "--epochs", "8", "--lr", "0",
+                                        "--patience", "1", "--seed", "5"])
+    assert result.exit_code == 0 and "stopped" in result.output, result.output
+
+    def epochs_in_history():
+        with open(out / "history.csv") as f:
+            return len(list(csv.DictReader(f)))
+
+    assert epochs_in_history() == 2
+    result = runner.invoke(app, base + ["--resume"])
+    assert result.exit_code == 0 and "stopped" in result.output, result.output
+    assert epochs_in_history() == 2
+    result = runner.invoke(app, base + ["--resume", "--patience", "3"])
+    assert result.exit_code == 0 and "stopped" in result.output, result.output
+    assert epochs_in_history() == 4  # best at 1, then 3 epochs without improvement
+    assert json.loads((out / "train.json").read_text())["patience"] == 3
+
+
 def test_cli_errors_are_one_line(dataset, reference_run, tmp_path):
     runner = CliRunner()
     # a folder that already holds a run, without --resume
