@@ -9,22 +9,36 @@ from numba import njit
 from ebsdphase.crystal._disorientation import mis_quat, phase_tables
 
 
+#: |(S m)_0| above cos(15 deg): S m turns by under 30 deg, and every other equivalent
+#: S' m = (S' S^-1)(S m) by over 60 - 30 = 30 deg (no supported Laue group has a non-identity
+#: rotation under 60 deg, the 6-fold axis), so S is the closest equivalent, the one the full
+#: search would pick. Set a hair above cos(15 deg) = 0.965926 for rounding.
+_UNIQUE_DOT = 0.96594
+
+
 @njit(cache=True, inline="always")
-def _closest_equivalent(q, i, j, r0, r1, r2, r3, ops, nops, out):
-    """out[i, j] = the equivalent S q[i, j] (and sign) closest to the reference r."""
+def _closest_equivalent(q, i, j, r0, r1, r2, r3, ops, nops, hint, out):
+    """out[i, j] = the equivalent S q[i, j] (and sign) closest to the reference r; returns
+    the index of S. ``hint`` (an operator index, or -1) is tried first: inside a grain the
+    neighbour's operator nearly always fits, and then the search over the group is skipped."""
     x0 = np.float64(q[i, j, 0])
     x1 = np.float64(q[i, j, 1])
     x2 = np.float64(q[i, j, 2])
     x3 = np.float64(q[i, j, 3])
     # (S x) . r = S . (r x*): one product, then a 4-vector dot per operator.
     m0, m1, m2, m3 = mis_quat(x0, x1, x2, x3, r0, r1, r2, r3)
-    best = -1.0
-    kb = 0
-    for k in range(nops):
-        d = abs(ops[k, 0] * m0 + ops[k, 1] * m1 + ops[k, 2] * m2 + ops[k, 3] * m3)
-        if d > best:
-            best = d
-            kb = k
+    kb = -1
+    if hint >= 0:
+        if abs(ops[hint, 0] * m0 + ops[hint, 1] * m1 + ops[hint, 2] * m2 + ops[hint, 3] * m3) > _UNIQUE_DOT:
+            kb = hint
+    if kb < 0:
+        best = -1.0
+        kb = 0
+        for k in range(nops):
+            d = abs(ops[k, 0] * m0 + ops[k, 1] * m1 + ops[k, 2] * m2 + ops[k, 3] * m3)
+            if d > best:
+                best = d
+                kb = k
     s0 = ops[kb, 0]
     s1 = ops[kb, 1]
     s2 = ops[kb, 2]
@@ -39,6 +53,7 @@ def _closest_equivalent(q, i, j, r0, r1, r2, r3, ops, nops, out):
     out[i, j, 1] = y1
     out[i, j, 2] = y2
     out[i, j, 3] = y3
+    return kb
 
 
 @njit(cache=True)
@@ -49,6 +64,7 @@ def _homogenize(q, gid, phase, ops, nops, out):
     rows, cols = gid.shape
     visited = np.zeros(rows * cols, dtype=np.bool_)
     queue = np.empty(rows * cols, dtype=np.int64)
+    chosen = np.empty(rows * cols, dtype=np.int8)  # operator each pixel took: its neighbours' hint
     di = (0, 1, 0, -1)
     dj = (1, 0, -1, 0)
     for start in range(rows * cols):
@@ -62,7 +78,9 @@ def _homogenize(q, gid, phase, ops, nops, out):
         if visited[start]:
             continue
         visited[start] = True
-        _closest_equivalent(q, i0, j0, 1.0, 0.0, 0.0, 0.0, ops[p], nops[p], out)
+        ops_p = ops[p]
+        n_p = nops[p]
+        chosen[start] = _closest_equivalent(q, i0, j0, 1.0, 0.0, 0.0, 0.0, ops_p, n_p, -1, out)
         g = gid[i0, j0]
         if g < 0:
             continue
@@ -78,6 +96,7 @@ def _homogenize(q, gid, phase, ops, nops, out):
             r1 = np.float64(out[i, j, 1])
             r2 = np.float64(out[i, j, 2])
             r3 = np.float64(out[i, j, 3])
+            hint = chosen[cur]
             for d in range(4):
                 ii = i + di[d]
                 jj = j + dj[d]
@@ -87,7 +106,7 @@ def _homogenize(q, gid, phase, ops, nops, out):
                 if visited[nxt] or gid[ii, jj] != g or phase[ii, jj] != p:
                     continue
                 visited[nxt] = True
-                _closest_equivalent(q, ii, jj, r0, r1, r2, r3, ops[p], nops[p], out)
+                chosen[nxt] = _closest_equivalent(q, ii, jj, r0, r1, r2, r3, ops_p, n_p, hint, out)
                 queue[tail] = nxt
                 tail += 1
 

@@ -510,6 +510,26 @@ def test_homogenize_hexagonal_phase():
     assert np.sum(h[:-1] * h[1:], axis=-1).min() > close
 
 
+@pytest.mark.parametrize("laue", ["m-3m", "6/mmm"])
+def test_homogenize_does_not_depend_on_how_the_input_is_written(laue):
+    """Every pixel takes the equivalent closest to the pixel it is reached from, whatever
+    equivalent the file wrote: the same map written consistently (the neighbour's operator
+    fits, the shortcut), fully scrambled (it never fits, the search over the group) or half
+    and half must give the same quaternions."""
+    rng = np.random.default_rng(21)
+    ops = cubic_symmetry() if laue == "m-3m" else hexagonal_symmetry()
+    ebsd, _, _ = voronoi_map(rng, shape=(40, 50), n_seeds=6, min_dist=10)
+    ebsd = make_map(ebsd.quaternions, phases={1: Phase("x", laue)})
+    ids = grains(ebsd)
+    consistent = homogenize(ebsd, ids)
+    assert np.array_equal(homogenize(make_map(consistent, phases=ebsd.phases), ids), consistent)
+    for share in (1.0, 0.5):
+        q = consistent.copy()
+        pick = rng.random(ebsd.shape) < share
+        q[pick] = random_equivalents(rng, consistent, ops)[pick]
+        np.testing.assert_allclose(homogenize(make_map(q, phases=ebsd.phases), ids), consistent, atol=2e-6)
+
+
 def test_grain_average_matches_numpy_reference():
     rng = np.random.default_rng(20)
     ids = rng.integers(-1, 7, size=(15, 17)).astype(np.int32)
