@@ -22,7 +22,8 @@ def command(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30; with --resume: the new total)."),
     batch: int = typer.Option(8, "--batch", help="Crops per batch."),
     optimizer: str = typer.Option("adam", "--optimizer", help="adam (default, 1e-3) or adadelta (the paper's; learning rate 1.0)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's, see --optimizer)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's, see --optimizer; "
+                                       "with --resume: the rate from the next epoch on)."),
     seed: int = typer.Option(0, "--seed", help="Seed of weights, dropout and crop order (same seed, same model)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Stop after this many epochs without improvement "
                                            "(default 10; 0: never; with --resume: a new patience, so a run "
@@ -44,7 +45,7 @@ def command(
                                     "device count."),
     name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the run folder's name)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings "
-                                "(only --epochs and --patience may change)."),
+                                "(only --epochs, --patience and --lr may change)."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:

@@ -338,6 +338,7 @@ class _Run:
                     provenance={"dataset": self.config["dataset"], "run_dir": str(self.run_dir),
                                 "epoch": row["epoch"], "optimizer": self.config["optimizer"],
                                 "learning_rate": self.config["learning_rate"],
+                                "lr_steps": self.config.get("lr_steps", []),
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init")},
                     metrics=metrics, training_ranges=self.training_ranges,
@@ -394,6 +395,16 @@ def _clear_unstarted(run_dir: Path) -> None:
             p.unlink()
 
 
+def learning_rate_at(config: dict, epoch: int) -> float:
+    """The learning rate of 0-based ``epoch``: the run's, or that of the last step
+    (``lr_steps``: [first epoch, rate] pairs, added by resuming with a new rate) begun by then."""
+    rate = float(config["learning_rate"])
+    for first, value in config.get("lr_steps", []):
+        if epoch >= first:
+            rate = float(value)
+    return rate
+
+
 def _optimizer(name: str, learning_rate: float):
     import keras
 
@@ -414,8 +425,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
     network; ``init`` (a bundle, path or pretrained name) starts from trained weights
     (fine-tuning). ``resume=True`` continues the run in ``run_dir`` with the settings saved
-    there; only ``epochs`` and ``patience`` may be changed (a run stopped early by its
-    patience goes on when both are raised). ``patience`` epochs without improvement of
+    there; only ``epochs``, ``patience`` and ``learning_rate`` may be changed (a run stopped
+    early by its patience goes on when both are raised; a new learning rate applies from the
+    next epoch on and is kept in ``train.json`` as a step, ``lr_steps``, so a later resume
+    replays it). ``patience`` epochs without improvement of
     ``monitor`` stop the run (default 10; 0 = never). ``distribute`` trains data-parallel over every
     visible device (JAX backend; ``batch_size`` is the global batch, a multiple of the
     device count). ``quality_gain``: each training crop's percentile-scaled quality channels
@@ -445,6 +458,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             config["epochs"] = int(epochs)
         if patience is not None:
             config["patience"] = int(patience)
+        if learning_rate is not None:
+            config["_new_lr"] = float(learning_rate)  # a step from the epoch the checkpoint ends at
         if not (run_dir / CHECKPOINT).exists():
             # killed before its first epoch ended: nothing to continue, the saved settings restart it
             warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
@@ -579,6 +594,10 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
                training_ranges=ds.training_ranges, monitor=monitor,
                mode=MONITORS[monitor], patience=config["patience"], config=config)
     start = run.load_checkpoint(model) if resume else 0
+    new_lr = config.pop("_new_lr", None)
+    if new_lr is not None and new_lr != learning_rate_at(config, start):
+        steps = [s for s in config.get("lr_steps", []) if s[0] < start]
+        config["lr_steps"] = steps + [[start, new_lr]]
     # a resumed run under a new patience: stopped only if it has waited that long already
     run.stopped_early = bool(run.patience) and run.wait >= run.patience
     write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
@@ -596,7 +615,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val
-    callbacks = [_run_keeper(run)]
+    callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch, lr: learning_rate_at(config, epoch)),
+                 _run_keeper(run)]
     if progress:
         callbacks.append(_rich_progress(config["epochs"], len(run.train_batches)))
     callbacks += list(extra_callbacks)

@@ -212,6 +212,28 @@ def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, refer
     assert json.loads((out / "train.json").read_text())["patience"] == 3
 
 
+def test_resuming_with_a_new_learning_rate_adds_a_step_that_later_resumes_keep(dataset, tmp_path):
+    """`--resume --lr 0` from the end of epoch 2: the weights no longer move (validation loss
+    exactly that of epoch 2, no batch statistics in the U-Net), the step is recorded, and a
+    plain `--resume` after it keeps the rate of 0."""
+    from ebsdphase.training.loop import learning_rate_at
+
+    out = tmp_path / "stepped"
+    runner = CliRunner()
+    base = ["train", str(dataset), "-o", str(out), "-q"]
+    for extra in (["-p", "depth=3", "-p", "filters=4", "--epochs", "2", "--patience", "0"],
+                  ["--resume", "--epochs", "3", "--lr", "0"], ["--resume", "--epochs", "4"]):
+        result = runner.invoke(app, base + extra)
+        assert result.exit_code == 0, result.output
+    config = json.loads((out / "train.json").read_text())
+    assert config["lr_steps"] == [[2, 0.0]]
+    assert [learning_rate_at(config, e) for e in range(4)] == [1e-3, 1e-3, 0.0, 0.0]
+    with open(out / "history.csv") as f:
+        val = [float(r["val_loss"]) for r in csv.DictReader(f)]
+    assert len(val) == 4 and val[1] != val[0]
+    assert val[2] == pytest.approx(val[1], rel=1e-6) and val[3] == pytest.approx(val[1], rel=1e-6)
+
+
 def test_cli_errors_are_one_line(dataset, reference_run, tmp_path):
     runner = CliRunner()
     # a folder that already holds a run, without --resume
