@@ -105,7 +105,7 @@ def _quaternions(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> np.ndarray:
     from ebsdphase.crystal import grains, homogenize
 
     ids = grains(ebsd, recipe.grain_angle)
-    q = np.asarray(homogenize(ebsd, ids), np.float32).copy()
+    q = homogenize(ebsd, ids)  # a fresh float32 array, ours to edit
     q[~ebsd.indexed] = 0.0
     return q
 
