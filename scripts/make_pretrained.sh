@@ -14,6 +14,10 @@
 #       --epochs 10 --patience 6 --lr 5e-4 --monitor val_balanced_accuracy --class-weight none \
 #       --smooth none  then  mv WORK/run2-synth-K WORK/run-synth-K, for K = bc, quat (their first
 #       runs had used up their val_loss patience, so --resume stopped at once)
+#   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run-synth-K --resume --epochs N --patience 8
+#       for K:N = bc:20 bs:26 bc:26 (both best at 21), then --epochs 31 --lr 2e-4 for bs and bc
+#       (stopped by the patience at 29; no better epoch); quat --epochs 19 --patience 12 --lr 3e-4
+#       was stopped at 14 with its best still epoch 7
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
