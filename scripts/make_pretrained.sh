@@ -17,7 +17,8 @@
 #   ebsdphase train WORK/ds-synth-K.h5 -o WORK/run-synth-K --resume --epochs N --patience 8
 #       for K:N = bc:20 bs:26 bc:26 (both best at 21), then --epochs 31 --lr 2e-4 for bs and bc
 #       (stopped by the patience at 29; no better epoch); quat --epochs 19 --patience 12 --lr 3e-4
-#       was stopped at 14 with its best still epoch 7
+#       was stopped at 14 with its best still epoch 7; kam --epochs 33 stopped on its patience
+#       of 4 at 30, best still 26
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
