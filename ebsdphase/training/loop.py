@@ -367,7 +367,10 @@ class _Run:
         _restore_state(model, arrays, path)
         self.history = meta["history"]
         self.best_value, self.best_epoch = meta["best_value"], meta["best_epoch"]
-        self.wait, self.stopped_early = meta["wait"], meta["stopped_early"]
+        # derived, not read: a run resumed under a new patience is stopped only if it has
+        # waited that long already
+        self.wait = meta["wait"]
+        self.stopped_early = bool(self.patience) and self.wait >= self.patience
         return int(meta["epochs_done"])
 
 
@@ -450,6 +453,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG
     unfinished = _unstarted_run(run_dir)
+    new_lr = None
     if resume:
         if not config_path.exists():
             raise EbsdphaseError(f"{run_dir}: no run to resume ({CONFIG} missing)")
@@ -458,8 +462,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             config["epochs"] = int(epochs)
         if patience is not None:
             config["patience"] = int(patience)
-        if learning_rate is not None:
-            config["_new_lr"] = float(learning_rate)  # a step from the epoch the checkpoint ends at
+        # a new rate on resume: a step from the epoch the checkpoint ends at (set in _fit)
+        new_lr = float(learning_rate) if learning_rate is not None else None
         if not (run_dir / CHECKPOINT).exists():
             # killed before its first epoch ended: nothing to continue, the saved settings restart it
             warnings.warn(f"{run_dir}: no checkpoint yet (the run stopped before its first epoch ended); "
@@ -522,7 +526,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     if not config.get("distribute"):
         config["devices"] = 1
         with open_dataset(dataset_path) as ds:
-            return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
+            return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [], new_lr)
     dist, devices = _data_parallel(config["batch_size"])
     if resume and config.get("devices") not in (None, devices):
         warnings.warn(f"{run_dir}: the run was trained on {config['devices']} devices and resumes on {devices}: "
@@ -530,7 +534,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
                       "uninterrupted run", EbsdphaseWarning, stacklevel=2)
     config["devices"] = devices
     with dist.scope(), open_dataset(dataset_path) as ds:
-        return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [])
+        return _fit(ds, dataset_path, run_dir, config, resume, init, progress, callbacks or [], new_lr)
 
 
 def _data_parallel(batch_size: int):
@@ -549,7 +553,7 @@ def _data_parallel(batch_size: int):
 
 
 def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init: Any,
-         progress: bool, extra_callbacks: list) -> TrainResult:
+         progress: bool, extra_callbacks: list, new_lr: float | None = None) -> TrainResult:
     import keras
 
     from ebsdphase.models.bundle import load_bundle
@@ -594,12 +598,9 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
                training_ranges=ds.training_ranges, monitor=monitor,
                mode=MONITORS[monitor], patience=config["patience"], config=config)
     start = run.load_checkpoint(model) if resume else 0
-    new_lr = config.pop("_new_lr", None)
     if new_lr is not None and new_lr != learning_rate_at(config, start):
         steps = [s for s in config.get("lr_steps", []) if s[0] < start]
         config["lr_steps"] = steps + [[start, new_lr]]
-    # a resumed run under a new patience: stopped only if it has waited that long already
-    run.stopped_early = bool(run.patience) and run.wait >= run.patience
     write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
 
     labels_in = ds.recipe.channel_labels()
