@@ -29,6 +29,11 @@ def command(
                                        "steps); default: 224, smaller for maps too small for four crops."),
     val: float = typer.Option(0.2, "--val", help="Validation fraction."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split."),
+    val_maps: Optional[list[str]] = typer.Option(None, "--val-maps",
+                                                 help="Maps (file names or glob patterns, e.g. "
+                                                      "'synth_random_13*'; repeatable) that form the "
+                                                      "validation split instead of a random --val share "
+                                                      "(split by map)."),
     split_by: str = typer.Option("map", "--split-by",
                                  help="'map' (default): all crops of a map on one side, no leak between "
                                       "near-identical crops (one labelled map: 'block'); 'block': "
@@ -63,7 +68,7 @@ def command(
             bar.update(task, completed=done, total=total, description=message)
 
         summary = prepare(maps, labels, recipe, out, augment=augment, crop=crop, val=val, seed=seed,
-                          split_by=split_by, progress=_progress,
+                          split_by=split_by, progress=_progress, val_maps=val_maps or None,
                           command=shlex.join(argv) if argv else None)
     _print(summary)
     finish_report(summary["failed"], f"{len(summary['maps'])} maps in {summary['out']}, "

@@ -70,6 +70,7 @@ def prepare(
     border: str | None = None,
     max_unlabelled: float = 0.5,
     command: str | None = None,
+    val_maps: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Build the dataset file ``out`` and return a summary (crops and class pixels per split).
 
@@ -87,6 +88,9 @@ def prepare(
     paper's, unless a map is too small for four of them). With ``split_by="map"`` and a
     single labelled map, validation is a set of spatial blocks of that map
     (``split_by="block"``), and the summary's ``split_note`` says so.
+    ``val_maps``: file names or glob patterns of the maps that form the validation split
+    (split by map only), instead of a random ``val`` share of the maps; ``val`` is then
+    recorded as the share of maps they are.
     """
     start = time.perf_counter()
     if isinstance(recipe, str):
@@ -103,10 +107,15 @@ def prepare(
         raise EbsdphaseError("no map given (map_paths is empty)")
     augs = augmentations(augment)
 
+    if val_maps and split_by != "map":
+        raise EbsdphaseError(f"val_maps chooses whole maps: it needs split_by='map', not {split_by!r}")
     plan = _gather(map_paths, labels_dir)
+    map_is_val = splitting.split_maps_by_name(plan.maps, val_maps) if val_maps else None
+    if map_is_val is not None:
+        val = float(map_is_val.mean())
     crop = auto_crop(plan.shapes) if crop is None else int(crop)
     split_note = None
-    if split_by == "map" and len(plan.maps) == 1 and val > 0:
+    if split_by == "map" and len(plan.maps) == 1 and val > 0 and map_is_val is None:
         split_by = "block"  # one map cannot be split by map: split it in space
     if split_by == "block":
         plan.val_masks = [splitting.block_mask(s, crop, val, seed + i) for i, s in enumerate(plan.shapes)]
@@ -122,6 +131,8 @@ def prepare(
     map_index = np.asarray(plan.map_index)
     if split_by == "block":
         split_of = np.asarray(plan.split)
+    elif map_is_val is not None:
+        split_of = np.where(map_is_val[map_index], 1, 0)
     else:
         split_of = np.where(splitting.assign(map_index, len(plan.maps), val, seed, split_by), 1, 0)
     slot = np.empty(n_crops, np.int64)
@@ -139,7 +150,7 @@ def prepare(
     summary["split_note"] = split_note
     if command is None:
         command = _equivalent_command(plan.maps, labels_dir, recipe, out, augment, crop, val, seed,
-                                      split_by)
+                                      split_by, val_maps)
 
     # crops of each (map, augmentation) in stream order, grouped for pass 2
     aug_index = np.asarray(plan.aug_index)
@@ -289,13 +300,16 @@ def _summary(plan, classes, counts, split_of, map_index, augs, out, crop, split_
             "split_by": split_by, "splits": splits}
 
 
-def _equivalent_command(maps, labels_dir, recipe, out, augment, crop, val, seed, split_by) -> str:
+def _equivalent_command(maps, labels_dir, recipe, out, augment, crop, val, seed, split_by,
+                        val_maps=None) -> str:
     """The CLI line that makes the same dataset (recorded for library callers too)."""
     args = ["ebsdphase", "prepare", *map(str, maps)]
     if labels_dir is not None:
         args += ["--labels", str(labels_dir)]
     args += ["--channels", str(recipe), "-o", str(out), "--augment" if augment else "--no-augment",
              "--crop", str(crop), "--val", f"{val:g}", "--seed", str(seed), "--split-by", split_by]
+    for pattern in val_maps or ():
+        args += ["--val-maps", str(pattern)]
     default = ChannelRecipe(recipe.names)
     for opt, attr in (("--kam-order", "kam_order"), ("--kam-threshold", "kam_threshold"),
                       ("--grain-angle", "grain_angle")):

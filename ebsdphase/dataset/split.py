@@ -13,12 +13,20 @@ of them (at least one, never all) are validation, and each side's labels are mas
 the other side's crops. No labelled pixel is on both sides; neighbouring blocks still
 share grains, so the validation score is more optimistic than a map split's.
 
+``split_maps_by_name`` is the map split chosen by hand (``prepare --val-maps``): the maps
+whose file names match the patterns are validation. A fine-tune on added maps needs it, so
+that maps the starting weights were trained on never land in validation.
+
 With ``map`` the fraction applies to the number of maps (``round(val * n_maps)``, at
 least one map on each side), so the crop fraction only approximates ``val`` when maps
 differ in size.
 """
 
 from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -49,6 +57,23 @@ def split_maps(n_maps: int, val: float, seed: int) -> np.ndarray:
                              "split_by=crop, or val=0")
     n = min(max(_n_val(n_maps, val), 1), n_maps - 1)
     is_val[np.random.default_rng(seed).permutation(n_maps)[:n]] = True
+    return is_val
+
+
+def split_maps_by_name(paths: Sequence[str | Path], patterns: Sequence[str]) -> np.ndarray:
+    """(n_maps,) bool, True for the maps whose file name matches one of ``patterns``
+    (shell globs such as ``synth_random_13*``, or a file name, or a path)."""
+    names = [Path(p).name for p in paths]
+    is_val = np.zeros(len(names), bool)
+    for pattern in patterns:
+        pat = Path(pattern).name
+        hit = np.array([fnmatch.fnmatchcase(n, pat) or fnmatch.fnmatchcase(Path(n).stem.split(".")[0], pat)
+                        for n in names], bool)
+        if not hit.any():
+            raise EbsdphaseError(f"--val-maps {pattern!r} matches none of the {len(names)} labelled maps")
+        is_val |= hit
+    if is_val.all():
+        raise EbsdphaseError("--val-maps matches every labelled map: nothing is left to train on")
     return is_val
 
 

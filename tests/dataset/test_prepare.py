@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -308,6 +309,54 @@ def test_split_by_map_never_puts_one_map_on_both_sides(tmp_path):
         assert ds.split_by == "map"
     # per map, crops: identity/z180/x180/y180 3x4, quarter turns 4x3, coarse copies 1x2 or 2x1
     assert s["splits"]["train"]["crops"] + s["splits"]["val"]["crops"] == 5 * (6 * 12 + 6 * 2)
+
+
+def test_val_maps_chooses_the_validation_maps_by_name(tmp_path):
+    """A fine-tune on added maps keeps the maps its weights saw out of validation."""
+    paths = _maps(tmp_path, 4)
+    s = prepare(paths, None, "bs", tmp_path / "ds.h5", crop=8, augment=False, split_by="map",
+                val_maps=["m1*", "m3.ebsd.h5"])
+    with open_dataset(tmp_path / "ds.h5") as ds:
+        val = {Path(p).name for p in ds.provenance("val")["map"]}
+        train = {Path(p).name for p in ds.provenance("train")["map"]}
+        assert val == {"m1.ebsd.h5", "m3.ebsd.h5"} and train == {"m0.ebsd.h5", "m2.ebsd.h5"}
+        assert "--val-maps 'm1*' --val-maps m3.ebsd.h5" in ds.command
+    assert s["splits"]["val"]["maps"] == sorted(str(p) for p in paths if p.name in val)
+    # the same maps whatever the seed: the split is chosen, not drawn
+    prepare(paths, None, "bs", tmp_path / "ds2.h5", crop=8, augment=False, seed=7, val_maps=["m1*", "m3"])
+    with open_dataset(tmp_path / "ds2.h5") as ds:
+        assert {Path(p).name for p in ds.provenance("val")["map"]} == val
+
+
+@pytest.mark.parametrize("val_maps, split_by, message", [
+    (["nothing*"], "map", "'nothing*' matches none of the 3 labelled maps"),
+    (["m*"], "map", "matches every labelled map"),
+    (["m1"], "crop", "needs split_by='map'"),
+])
+def test_val_maps_that_cannot_make_a_split_are_refused_in_one_line(tmp_path, val_maps, split_by, message):
+    paths = _maps(tmp_path, 3)
+    with pytest.raises(EbsdphaseError, match=re.escape(message)):
+        prepare(paths, None, "bs", tmp_path / "ds.h5", crop=8, augment=False, split_by=split_by,
+                val_maps=val_maps)
+    assert not (tmp_path / "ds.h5").exists()
+
+
+def test_cli_val_maps(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    paths = [str(p) for p in _maps(tmp_path, 3)]
+    out = tmp_path / "ds.h5"
+    res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "bs", "-o", str(out), "--crop", "8",
+                                   "--no-augment", "--val-maps", "m2*"])
+    assert res.exit_code == 0, res.output
+    with open_dataset(out) as ds:
+        assert {Path(p).name for p in ds.provenance("val")["map"]} == {"m2.ebsd.h5"}
+    res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "bs", "-o", str(tmp_path / "b.h5"),
+                                   "--crop", "8", "--val-maps", "zz*"])
+    assert res.exit_code != 0 and "'zz*' matches none of the 3 labelled maps" in res.output
+    assert "Traceback" not in res.output
 
 
 def test_split_by_crop_draws_the_validation_fraction(tmp_path):
