@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ebsdphase.core.classes import map_stem
 from ebsdphase.core.errors import EbsdphaseError
 
 SPLIT_BY = ("map", "crop", "block")
@@ -67,7 +68,7 @@ def split_maps_by_name(paths: Sequence[str | Path], patterns: Sequence[str]) -> 
     is_val = np.zeros(len(names), bool)
     for pattern in patterns:
         pat = Path(pattern).name
-        hit = np.array([fnmatch.fnmatchcase(n, pat) or fnmatch.fnmatchcase(Path(n).stem.split(".")[0], pat)
+        hit = np.array([fnmatch.fnmatchcase(n, pat) or fnmatch.fnmatchcase(map_stem(n), pat)
                         for n in names], bool)
         if not hit.any():
             raise EbsdphaseError(f"--val-maps {pattern!r} matches none of the {len(names)} labelled maps")
