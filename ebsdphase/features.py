@@ -322,6 +322,30 @@ def relative_jitter(x: np.ndarray, channels: list[int], rng: np.random.Generator
     return x
 
 
+def own_scale(x: np.ndarray, channels: list[int], rng: np.random.Generator, share: float) -> np.ndarray:
+    """Re-express the percentile-scaled channels of a random ``share`` of the crops in a
+    (n, H, W, C) batch over each crop's own 98th percentile of its indexed pixels, as if
+    the crop were the whole map.
+
+    A user's crop, or a map that is nearly all one phase, is scaled by its own bright tail,
+    which sits lower the less ferrite it holds; a random gain (:func:`relative_jitter`)
+    teaches tolerance of a level that moves at random, this teaches the level's real
+    dependence on the crop's content, which the network can read from the texture.
+    Non-indexed pixels (exactly 0) stay 0; a crop with none indexed is left as it is.
+    Changes ``x`` in place and returns it.
+    """
+    if not channels or share <= 0 or len(x) == 0:
+        return x
+    pick = np.flatnonzero(rng.uniform(size=len(x)) < share)
+    for i in pick:
+        for c in channels:
+            v = x[i, ..., c]
+            on = v[v != 0]
+            if on.size:
+                x[i, ..., c] = v / np.float32(_quality_scale(on))
+    return x
+
+
 def _canonical(name: str) -> str:
     n = str(name).strip().lower()
     if not n:

@@ -231,6 +231,28 @@ def test_relative_jitter_scales_only_quality_channels_and_keeps_non_indexed_zero
     assert g.min() >= 1 / 1.25 - 0.05 - 1e-6 and g.max() <= 1.25 + 0.05 + 1e-6 and np.ptp(g) > 0.1
 
 
+def test_own_scale_makes_a_training_crop_what_the_cropped_map_gives_at_prediction():
+    # the whole map's inputs, cropped and re-scaled, must equal the inputs built on the
+    # cropped map itself: that is what a user's crop (or a one-phase map) is fed
+    from ebsdphase.features import own_scale
+
+    m = _map(rows=24, cols=20, seed=3, unindexed=((1, 1), (5, 7), (12, 3)))
+    m.channels["bs"][:12] *= 0.7  # a darker half: its crop's percentile sits lower
+    r = ChannelRecipe.parse("bs,kam,step")
+    whole = r.build(m)
+    boxes = [(0, 0), (12, 0), (4, 6)]
+    x = np.stack([whole[a:a + 12, b:b + 12] for a, b in boxes])
+    y = own_scale(x.copy(), [0], np.random.default_rng(0), share=1.0)
+    for (a, b), got in zip(boxes, y):
+        want = r.build(m[a:a + 12, b:b + 12])
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+    assert not np.allclose(y[0, ..., 0], x[0, ..., 0])  # the darker crop did move
+    np.testing.assert_array_equal(own_scale(x.copy(), [0], np.random.default_rng(0), share=0.0), x)
+    half = own_scale(np.repeat(x[:1], 200, axis=0), [0], np.random.default_rng(1), share=0.5)
+    moved = np.mean([not np.array_equal(h, x[0]) for h in half])
+    assert 0.35 < moved < 0.65
+
+
 def test_step_channel_is_log2_of_the_step_everywhere_even_on_non_indexed_pixels():
     m = _map()
     m.step = (0.4, 0.4)

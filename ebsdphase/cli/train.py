@@ -40,6 +40,9 @@ def command(
     quality_gain: float = typer.Option(QUALITY_GAIN, "--quality-gain", help="Random gain in [1/G, G] on each training "
                                        "crop's quality channels (1: none), so the network decides on "
                                        "contrast, not on one level of the map's scale."),
+    own_scale: float = typer.Option(0.0, "--own-scale", help="Share of training crops (0-1) whose quality "
+                                    "channels are re-scaled over the crop's own 98th percentile, as a "
+                                    "crop or a one-phase map is when predicted (0: none)."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),
@@ -66,7 +69,7 @@ def command(
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
                        dihedral=dihedral, smooth=smooth, distribute=distribute,
-                       quality_gain=quality_gain)
+                       quality_gain=quality_gain, own_scale=own_scale)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

@@ -111,17 +111,19 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
-                  dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN):
+                  dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
+                  own: float = 0.0):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, in [1/gain, gain], see
-    :func:`ebsdphase.features.relative_jitter`);
+    :func:`ebsdphase.features.relative_jitter`); ``own``: the share of crops whose ``jitter``
+    channels are first re-scaled over the crop's own percentile (:func:`ebsdphase.features.own_scale`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
     random symmetry of the square each epoch (square crops only); ``devices``: a last,
     short batch is padded to a multiple of the device count with copies of its first crops
     that weigh nothing (data parallelism splits every batch evenly; no crop is left out)."""
     import keras
 
-    from ebsdphase.features import relative_jitter
+    from ebsdphase.features import own_scale, relative_jitter
 
     class CropBatches(keras.utils.PyDataset):
         """Batches of crops read from the HDF5 file on demand; unlabelled pixels weigh 0."""
@@ -145,6 +147,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             if devices > 1 and real % devices:
                 idx = np.concatenate([idx, np.resize(idx, (-real) % devices)])
             x = np.asarray(inputs[idx.tolist()], dtype=np.float32)
+            if jitter and own > 0:
+                own_scale(x, jitter, np.random.default_rng([seed, self.epoch, index, 13]), own)
             if jitter and gain > 1:  # gain 1: neither gain nor offset
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]), gain=gain)
             y = np.asarray(labels[idx.tolist()])
@@ -422,7 +426,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           patience: int | None = None, monitor: str = "val_balanced_accuracy", name: str | None = None,
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
-          distribute: bool = False, quality_gain: float = QUALITY_GAIN, callbacks: list | None = None) -> TrainResult:
+          distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
+          callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
@@ -437,7 +442,9 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     device count). ``quality_gain``: each training crop's percentile-scaled quality channels
     are multiplied by a random gain in [1/quality_gain, quality_gain] (1: none), so that the
     network decides on contrast rather than on one level of its map's scale (which moves
-    a little with the phase balance). Extra keras ``callbacks`` run after ours.
+    a little with the phase balance); ``own_scale``: the share of training crops whose quality
+    channels are re-scaled over the crop's own 98th percentile first, as a crop or a
+    one-phase map is at prediction (0: none). Extra keras ``callbacks`` run after ours.
     """
     import ebsdphase
     import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
@@ -507,6 +514,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "class_weight": class_weight,
             "dihedral": bool(dihedral),
             "quality_gain": float(quality_gain),
+            "own_scale": float(own_scale),
             "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
@@ -519,6 +527,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")
         if not 1.0 <= config["quality_gain"] <= 4.0:
             raise EbsdphaseError(f"quality_gain={config['quality_gain']}: choose a gain from 1 (none) to 4")
+        if not 0.0 <= config["own_scale"] <= 1.0:
+            raise EbsdphaseError(f"own_scale={config['own_scale']}: choose a share of the crops from 0 to 1")
 
     # a resumed run (or one restarted from its saved settings) keeps its own choice
     config.setdefault("distribute", bool(distribute))
@@ -612,7 +622,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
                                       jitter, weights, turn, devices=devices,
-                                      gain=float(config.get("quality_gain", QUALITY_GAIN)))
+                                      gain=float(config.get("quality_gain", QUALITY_GAIN)),
+                                      own=float(config.get("own_scale", 0.0)))
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val

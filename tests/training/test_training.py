@@ -364,3 +364,26 @@ def test_a_run_records_its_quality_gain_and_refuses_a_gain_below_one(dataset, re
     assert json.loads((reference_run.run_dir / "train.json").read_text())["quality_gain"] == 1.25
     with pytest.raises(EbsdphaseError, match="quality_gain=0.5"):
         train(dataset, tmp_path / "run", params=TINY, epochs=1, quality_gain=0.5)
+
+
+def test_own_scale_rescales_that_share_of_the_crops_over_their_own_percentile():
+    """Crops of quality 0.5 (a dark crop of a brighter map): with own_scale=1 and no gain
+    each comes out at 1, its own 98th percentile; with 0 they stay at 0.5."""
+    from ebsdphase.training.loop import _make_batches
+
+    n = 50
+    x = np.full((n, 4, 4, 2), 0.5, np.float32)
+    y = np.zeros((n, 4, 4), np.uint8)
+    for own, want in ((1.0, 1.0), (0.0, 0.5)):
+        bx, _, _ = _make_batches(x, y, 2, n, seed=0, shuffle=False, jitter=[1], gain=1.0, own=own)[0]
+        np.testing.assert_allclose(bx[..., 1], want, rtol=1e-6)
+        assert np.array_equal(bx[..., 0], x[..., 0])
+
+
+def test_a_run_records_its_own_scale_and_refuses_a_share_outside_0_1(dataset, reference_run, tmp_path):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.training.loop import train
+
+    assert json.loads((reference_run.run_dir / "train.json").read_text())["own_scale"] == 0.0
+    with pytest.raises(EbsdphaseError, match="own_scale=1.5"):
+        train(dataset, tmp_path / "run", params=TINY, epochs=1, own_scale=1.5)
