@@ -45,7 +45,9 @@ balance) nor on the camera's gain, so nothing is standardised per map:
   ferrite, the recovered (auto-tempered) laths' in fully martensitic maps. What is left
   of that dependence (a 100 % martensite crop of a two-phase map, up to ~25 %) is taught
   to the network by a random gain on these channels during training
-  (:func:`relative_jitter`), so it decides on contrast and texture, not on one level.
+  (:func:`relative_jitter`), so it decides on contrast and texture, not on one level;
+  ``train --own-scale`` also re-scales a share of the training crops over their own
+  percentile (:func:`own_scale`), the level's real dependence on a crop's content.
 
 Normalisation ``zscore-per-map`` (recipe version 1, the paper's)
 ----------------------------------------------------------------
