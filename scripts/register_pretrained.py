@@ -49,6 +49,19 @@ def _n_maps(work: Path, key: str) -> int:
         return len(json.loads(ds.attrs["maps"]))
 
 
+def _fine_tune_note(prov: dict) -> str:
+    """A fine-tuned run (``train --init``): names the model it started from instead of the
+    maintainer's cache path, and says how it was tuned; "" for a run from scratch."""
+    init = prov.get("init")
+    if not init:
+        return ""
+    base = Path(init).stem.removesuffix(".json")
+    prov["init"] = f"{base} (the weights of its previous release)"
+    own = prov.get("own_scale") or 0.0
+    return (f"; fine-tuned from the previous {base} (`train --init {base} --lr {prov['learning_rate']:g}"
+            + (f" --own-scale {own:g}" if own else "") + f"`, best validation epoch {prov['epoch']})")
+
+
 def main(work: Path) -> None:
     for run in sorted(work.glob("run-synth-*")):
         key = run.name.removeprefix("run-synth-")
@@ -59,6 +72,7 @@ def main(work: Path) -> None:
             continue
         card = json.loads(card_path.read_text())
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
+        tuned = _fine_tune_note(card["provenance"])
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "
@@ -71,7 +85,7 @@ def main(work: Path) -> None:
                         + (f"; maps finer than {card['finest_step_um']:g} um are predicted on "
                            "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
                            if card.get("finest_step_um") else "")
-                        + ". Not trained on real maps: it is checked on the "
+                        + tuned + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",
             dataset=f"scripts/make_pretrained.sh (ds-synth-{key}.h5)", run_dir=None)

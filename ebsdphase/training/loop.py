@@ -344,7 +344,10 @@ class _Run:
                                 "learning_rate": self.config["learning_rate"],
                                 "lr_steps": self.config.get("lr_steps", []),
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
-                                "init": self.config.get("init")},
+                                "init": self.config.get("init"),
+                                # the augmentation settings that shape what the model relies on
+                                **{k: self.config[k] for k in ("class_weight", "quality_gain", "own_scale")
+                                   if k in self.config}},
                     metrics=metrics, training_ranges=self.training_ranges,
                     smooth=self.config.get("smooth"))
 

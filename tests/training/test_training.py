@@ -385,5 +385,7 @@ def test_a_run_records_its_own_scale_and_refuses_a_share_outside_0_1(dataset, re
     from ebsdphase.training.loop import train
 
     assert json.loads((reference_run.run_dir / "train.json").read_text())["own_scale"] == 0.0
+    prov = json.loads(reference_run.bundle.read_text())["provenance"]  # the card says it too
+    assert (prov["own_scale"], prov["quality_gain"], prov["class_weight"]) == (0.0, 1.25, "balanced")
     with pytest.raises(EbsdphaseError, match="own_scale=1.5"):
         train(dataset, tmp_path / "run", params=TINY, epochs=1, own_scale=1.5)
