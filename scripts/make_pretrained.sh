@@ -19,6 +19,11 @@
 #       (stopped by the patience at 29; no better epoch); quat --epochs 19 --patience 12 --lr 3e-4
 #       was stopped at 14 with its best still epoch 7; kam --epochs 33 stopped on its patience
 #       of 4 at 30, best still 26
+#   dp-quality-kam (2026-12-02) was then fine-tuned from those weights under crops re-scaled
+#   over their own percentile: ebsdphase train WORK/ds-synth-quality-kam.h5 -o WORK/run-own-qk
+#       --name synth-quality-kam --init dp-quality-kam -p depth=5 -p filters=16 --optimizer adam
+#       --lr 3e-4 --epochs 8 --patience 3 --batch 8 --smooth none --own-scale 0.5
+#   (best validation epoch 7), with run-synth-quality-kam pointing at it
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
