@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from ebsdphase.features import QUALITY_GAIN
 from ebsdphase.models.pretrained import register_pretrained
 
 DESCRIPTIONS = {
@@ -49,17 +50,23 @@ def _n_maps(work: Path, key: str) -> int:
         return len(json.loads(ds.attrs["maps"]))
 
 
+PREVIOUS = " (the weights of its previous release)"
+
+
 def _fine_tune_note(prov: dict) -> str:
     """A fine-tuned run (``train --init``): names the model it started from instead of the
     maintainer's cache path, and says how it was tuned; "" for a run from scratch."""
     init = prov.get("init")
     if not init:
         return ""
-    base = Path(init).stem.removesuffix(".json")
-    prov["init"] = f"{base} (the weights of its previous release)"
+    # a card registered before already names it (the script may run again on the same run)
+    base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem.removesuffix(".json")
+    prov["init"] = f"{base}{PREVIOUS}"
     own = prov.get("own_scale") or 0.0
     return (f"; fine-tuned from the previous {base} (`train --init {base} --lr {prov['learning_rate']:g}"
-            + (f" --own-scale {own:g}" if own else "") + f"`, best validation epoch {prov['epoch']})")
+            + (f" --own-scale {own:g}" if own else "")
+            + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
+            + f"`, best validation epoch {prov['epoch']})")
 
 
 def main(work: Path) -> None:

@@ -119,10 +119,12 @@ def test_a_crop_that_is_mostly_one_phase_is_predicted_as_in_the_whole_map(name, 
 #: on 98.4-99.7 %. Longer training narrowed it (dp-bs 94.7 -> 95.9 % at epoch 21; dp-bc
 #: 94.6 -> 97.0 %, now passing); a wider random gain (train --quality-gain 1.6) lifted dp-bs's
 #: worst validation crop from 92.7 to 96.4 % but cost 1.4 points of accuracy
-#: (scripts/crop_validation.py), so it was not shipped. dp-quat's disagreement lies within
-#: ~10 px of the crop's edge.
+#: (scripts/crop_validation.py), so it was not shipped. Fine-tuned under crops re-scaled over
+#: their own percentile and a gain of 1.4 (train --own-scale 0.5 --quality-gain 1.4, the
+#: 2026-12-02 release) dp-bs reaches 97.0 % here, but 96.7 % on bench_real.py's maps: it is
+#: at the target's edge, not past it. dp-quat's disagreement lies within ~10 px of the
+#: crop's edge (its crops agree on 100 % inside).
 CROP_SHORTFALLS = {
-    "dp-bs": "dp-bs: worst crop 95.9 % (target 97 %)",
     "dp-quat": "dp-quat: worst crop 96.8 % (target 97 %)",
 }
 
@@ -149,7 +151,7 @@ def test_the_camera_gain_does_not_change_the_phase_map(name, invariance_maps):
 #: a model that comes to meet its target fails here until the mark is removed
 SHORTFALLS = {
     ("dp-quat", "M1700"): "dp-quat gives 90.2 % martensite on M1700 (target 95 %)",
-    ("dp-quality-kam", "M1700"): "dp-quality-kam gives 91.1 % martensite on M1700 (target 95 %)",
+    ("dp-quality-kam", "M1700"): "dp-quality-kam gives 91.9 % martensite on M1700 (target 95 %)",
 }
 READERS = ("dp-kam", "dp-quality-kam", "dp-quat")  # the models whose channels EDAX maps have
 
