@@ -334,7 +334,9 @@ def own_scale(x: np.ndarray, channels: list[int], rng: np.random.Generator, shar
     teaches tolerance of a level that moves at random, this teaches the level's real
     dependence on the crop's content, which the network can read from the texture.
     Non-indexed pixels (exactly 0) stay 0; a crop with none indexed is left as it is.
-    Changes ``x`` in place and returns it.
+    The crop's indexed pixels are taken to be its non-zero ones (a dataset keeps no mask):
+    exact for the recipes' ``unindexed_value`` 0 and quality channels, which are > 0 where
+    indexed. Changes ``x`` in place and returns it.
     """
     if not channels or share <= 0 or len(x) == 0:
         return x

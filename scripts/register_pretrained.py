@@ -53,14 +53,17 @@ def _n_maps(work: Path, key: str) -> int:
 PREVIOUS = " (the weights of its previous release)"
 
 
-def _fine_tune_note(prov: dict) -> str:
-    """A fine-tuned run (``train --init``): names the model it started from instead of the
-    maintainer's cache path, and says how it was tuned; "" for a run from scratch."""
+def _fine_tune_note(prov: dict, name: str) -> str:
+    """A run fine-tuned from the released ``name`` (``train --init name``): names it instead
+    of the maintainer's cache path and says how it was tuned; "" for a run from scratch or
+    one continued from a maintainer's own run (its ``init`` path is kept as it is)."""
     init = prov.get("init")
     if not init:
         return ""
     # a card registered before already names it (the script may run again on the same run)
     base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem.removesuffix(".json")
+    if base != name:
+        return ""
     prov["init"] = f"{base}{PREVIOUS}"
     own = prov.get("own_scale") or 0.0
     return (f"; fine-tuned from the previous {base} (`train --init {base} --lr {prov['learning_rate']:g}"
@@ -79,7 +82,7 @@ def main(work: Path) -> None:
             continue
         card = json.loads(card_path.read_text())
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
-        tuned = _fine_tune_note(card["provenance"])
+        tuned = _fine_tune_note(card["provenance"], f"dp-{key}")
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "

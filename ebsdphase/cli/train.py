@@ -62,8 +62,9 @@ def command(
 
     out = pick_output(output, out_alias)
     params = parse_params(param)
-    if resume and (arch or params or init):
-        warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param and --init are ignored")
+    if resume and (arch or params or init or own_scale != 0.0 or quality_gain != QUALITY_GAIN):
+        warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, "
+             "--own-scale and --quality-gain are ignored")
     try:
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,

@@ -345,9 +345,11 @@ class _Run:
                                 "lr_steps": self.config.get("lr_steps", []),
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init"),
-                                # the augmentation settings that shape what the model relies on
-                                **{k: self.config[k] for k in ("class_weight", "quality_gain", "own_scale")
-                                   if k in self.config}},
+                                # the settings that shape what the model relies on, as _fit applied
+                                # them (runs written before an option ran without it)
+                                "class_weight": self.config.get("class_weight", "none"),
+                                "quality_gain": float(self.config.get("quality_gain", QUALITY_GAIN)),
+                                "own_scale": float(self.config.get("own_scale", 0.0))},
                     metrics=metrics, training_ranges=self.training_ranges,
                     smooth=self.config.get("smooth"))
 
