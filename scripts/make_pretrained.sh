@@ -25,7 +25,8 @@
 #       --lr 3e-4 --epochs 8 --patience 3 --batch 8 --smooth none --own-scale 0.5
 #   (best validation epoch 7), with run-synth-quality-kam pointing at it; dp-bs the same way
 #   on WORK/ds-synth-bs.h5 (--name synth-bs --init dp-bs --own-scale 0.5 --quality-gain 1.4;
-#   best validation epoch 3, stopped by its patience at 6)
+#   best validation epoch 3, stopped by its patience at 6), dp-bs-kam on WORK/ds-synth-bs-kam.h5
+#   (--name synth-bs-kam --init dp-bs-kam --own-scale 0.5; best validation epoch 6 of 8)
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
