@@ -61,7 +61,7 @@ def _fine_tune_note(prov: dict, name: str) -> str:
     if not init:
         return ""
     # a card registered before already names it (the script may run again on the same run)
-    base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem.removesuffix(".json")
+    base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem
     if base != name:
         return ""
     prov["init"] = f"{base}{PREVIOUS}"

@@ -109,6 +109,15 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
     return x, y
 
 
+def applied_settings(config: dict) -> dict:
+    """The settings that shape what a model relies on, as a run applies them: a run written
+    before an option existed ran without it (no class weights, the default gain, no own
+    scale), whatever today's defaults are. One place for the loop and the card."""
+    return {"class_weight": config.get("class_weight", "none"),
+            "quality_gain": float(config.get("quality_gain", QUALITY_GAIN)),
+            "own_scale": float(config.get("own_scale", 0.0))}
+
+
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
                   dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
@@ -345,11 +354,7 @@ class _Run:
                                 "lr_steps": self.config.get("lr_steps", []),
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init"),
-                                # the settings that shape what the model relies on, as _fit applied
-                                # them (runs written before an option ran without it)
-                                "class_weight": self.config.get("class_weight", "none"),
-                                "quality_gain": float(self.config.get("quality_gain", QUALITY_GAIN)),
-                                "own_scale": float(self.config.get("own_scale", 0.0))},
+                                **applied_settings(self.config)},
                     metrics=metrics, training_ranges=self.training_ranges,
                     smooth=self.config.get("smooth"))
 
@@ -621,14 +626,14 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     labels_in = ds.recipe.channel_labels()
     jitter = [labels_in.index(c) for c in ds.recipe.relative_labels()]
     # runs written before these options keep their behaviour on --resume
-    weights = class_weights(train_y, n_classes) if config.get("class_weight", "none") == "balanced" else None
+    applied = applied_settings(config)
+    weights = class_weights(train_y, n_classes) if applied["class_weight"] == "balanced" else None
     turn = bool(config.get("dihedral", False)) and not any(c in labels_in for c in ("q0", "q1", "q2", "q3")) \
         and train_x.shape[1] == train_x.shape[2]
     devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
                                       jitter, weights, turn, devices=devices,
-                                      gain=float(config.get("quality_gain", QUALITY_GAIN)),
-                                      own=float(config.get("own_scale", 0.0)))
+                                      gain=applied["quality_gain"], own=applied["own_scale"])
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val
