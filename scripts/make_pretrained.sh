@@ -26,7 +26,11 @@
 #   (best validation epoch 7), with run-synth-quality-kam pointing at it; dp-bs the same way
 #   on WORK/ds-synth-bs.h5 (--name synth-bs --init dp-bs --own-scale 0.5 --quality-gain 1.4;
 #   best validation epoch 3, stopped by its patience at 6), dp-bs-kam on WORK/ds-synth-bs-kam.h5
-#   (--name synth-bs-kam --init dp-bs-kam --own-scale 0.5; best validation epoch 6 of 8)
+#   (--name synth-bs-kam --init dp-bs-kam --own-scale 0.5; best validation epoch 6 of 8);
+#   dp-bs-kam then once more the same way on WORK/ds2-synth-bs-kam.h5: `synth WORK/extra --preset
+#   random --count 40 --seed 1300 --size 288x352` and `--count 20 --seed 1400 --vendor oxford`,
+#   `prepare WORK/train/*.ctf WORK/extra/*.ctf --channels bs,kam,step --crop 96 --split-by map
+#   --val-maps M ...` for the 9 validation maps of ds-synth-bs-kam.h5 (best epoch 6 of 8)
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.

@@ -98,7 +98,9 @@ def main(work: Path) -> None:
                         + tuned + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",
-            dataset=f"scripts/make_pretrained.sh (ds-synth-{key}.h5)", run_dir=None)
+            # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
+            dataset=f"scripts/make_pretrained.sh ({(work / f'ds-synth-{key}.h5').resolve().name})",
+            run_dir=None)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         short = f"{DESCRIPTIONS.get(key, key)}; synthetic DP maps (see the card)"
         entry = register_pretrained(f"dp-{key}", run, description=short)
