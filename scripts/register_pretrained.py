@@ -43,10 +43,10 @@ def test_summary(metrics: dict) -> dict:
     }
 
 
-def _n_maps(work: Path, key: str) -> int:
+def _n_maps(dataset: Path) -> int:
     from ebsdphase.dataset.io import open_dataset
 
-    with open_dataset(work / f"ds-synth-{key}.h5") as ds:
+    with open_dataset(dataset) as ds:
         return len(json.loads(ds.attrs["maps"]))
 
 
@@ -81,12 +81,14 @@ def main(work: Path) -> None:
             print(f"skip {run}: no model card or no test evaluation yet")
             continue
         card = json.loads(card_path.read_text())
+        # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
+        dataset = (work / f"ds-synth-{key}.h5").resolve()
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
         tuned = _fine_tune_note(card["provenance"], f"dp-{key}")
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "
-                        f"Trained on {_n_maps(work, key)} synthetic maps of 288 x 352 (`ebsdphase synth "
+                        f"Trained on {_n_maps(dataset)} synthetic maps of 288 x 352 (`ebsdphase synth "
                         "--preset random`: ferrite 0-100 %, steps 0.05-0.5 um, Oxford and EDAX channels "
                         "(Oxford only for BS/BC models), cleaned maps, deformed ferrite; and one per paper "
                         "preset at 0.1 um) with the "
@@ -98,8 +100,7 @@ def main(work: Path) -> None:
                         + tuned + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",
-            # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
-            dataset=f"scripts/make_pretrained.sh ({(work / f'ds-synth-{key}.h5').resolve().name})",
+            dataset=f"scripts/make_pretrained.sh ({dataset.name})",
             run_dir=None)
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         short = f"{DESCRIPTIONS.get(key, key)}; synthetic DP maps (see the card)"
