@@ -31,6 +31,11 @@
 #   random --count 40 --seed 1300 --size 288x352` and `--count 20 --seed 1400 --vendor oxford`,
 #   `prepare WORK/train/*.ctf WORK/extra/*.ctf --channels bs,kam,step --crop 96 --split-by map
 #   --val-maps M ...` for the 9 validation maps of ds-synth-bs-kam.h5 (best epoch 6 of 8)
+#   dp-quat was then fine-tuned from its weights under random sample rotations: ebsdphase train
+#   WORK/ds-synth-quat.h5 -o WORK/run-ro-quat --name synth-quat --init dp-quat -p depth=5
+#   -p filters=16 --optimizer adam --lr 5e-4 --epochs 12 --patience 4 --batch 8 --smooth none
+#   --random-orientation --class-weight none --monitor val_balanced_accuracy (best epoch 3,
+#   stopped by its patience at 7), with run-synth-quat pointing at it
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and
 # evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.

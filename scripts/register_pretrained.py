@@ -69,6 +69,7 @@ def _fine_tune_note(prov: dict, name: str) -> str:
     return (f"; fine-tuned from the previous {base} (`train --init {base} --lr {prov['learning_rate']:g}"
             + (f" --own-scale {own:g}" if own else "")
             + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
+            + (" --random-orientation" if prov.get("random_orientation") else "")
             + f"`, best validation epoch {prov['epoch']})")
 
 

@@ -19,6 +19,7 @@ _LAZY = {
     "homogenize": "ebsdphase.crystal._homogenize",
     "grain_average": "ebsdphase.crystal._homogenize",
     "grain_table": "ebsdphase.crystal._homogenize",
+    "rotate_homogenized": "ebsdphase.crystal._homogenize",
 }
 
 __all__ = ["euler_to_quat", "quat_to_euler", *_LAZY]

@@ -213,3 +213,97 @@ def grain_table(ebsd, grain_ids: np.ndarray, channels=()) -> dict[str, np.ndarra
             table[name] = (np.bincount(gi[ok], weights=v[ok], minlength=n)
                            / np.bincount(gi[ok], minlength=n))
     return table
+
+
+@njit(cache=True)
+def _reseed(q, ops, nops, cos_tol):
+    """In place: every connected region of ``q`` (rows, cols, 4) whose edge neighbours have
+    dot products >= ``cos_tol`` (a homogenised grain) is rewritten with the one equivalent
+    S (and sign) that takes its first pixel in raster order closest to the identity, as
+    :func:`_homogenize` seeds a grain. All-zero pixels (non-indexed) are left alone."""
+    rows, cols, _ = q.shape
+    visited = np.zeros(rows * cols, dtype=np.bool_)
+    queue = np.empty(rows * cols, dtype=np.int64)
+    di = (0, 1, 0, -1)
+    dj = (1, 0, -1, 0)
+    for start in range(rows * cols):
+        if visited[start]:
+            continue
+        visited[start] = True
+        i0 = start // cols
+        j0 = start % cols
+        if q[i0, j0, 0] == 0.0 and q[i0, j0, 1] == 0.0 and q[i0, j0, 2] == 0.0 and q[i0, j0, 3] == 0.0:
+            continue
+        head = 0
+        tail = 1
+        queue[0] = start
+        while head < tail:
+            cur = queue[head]
+            head += 1
+            i = cur // cols
+            j = cur % cols
+            for d in range(4):
+                ii = i + di[d]
+                jj = j + dj[d]
+                if ii < 0 or ii >= rows or jj < 0 or jj >= cols:
+                    continue
+                nxt = ii * cols + jj
+                if visited[nxt]:
+                    continue
+                dot = (q[i, j, 0] * q[ii, jj, 0] + q[i, j, 1] * q[ii, jj, 1]
+                       + q[i, j, 2] * q[ii, jj, 2] + q[i, j, 3] * q[ii, jj, 3])
+                if dot >= cos_tol:
+                    visited[nxt] = True
+                    queue[tail] = nxt
+                    tail += 1
+        x0 = np.float64(q[i0, j0, 0])
+        x1 = np.float64(q[i0, j0, 1])
+        x2 = np.float64(q[i0, j0, 2])
+        x3 = np.float64(q[i0, j0, 3])
+        best = -1.0
+        kb = 0
+        for k in range(nops):
+            w = ops[k, 0] * x0 - ops[k, 1] * x1 - ops[k, 2] * x2 - ops[k, 3] * x3
+            if abs(w) > best:
+                best = abs(w)
+                kb = k
+        s0 = ops[kb, 0]
+        s1 = ops[kb, 1]
+        s2 = ops[kb, 2]
+        s3 = ops[kb, 3]
+        if s0 * x0 - s1 * x1 - s2 * x2 - s3 * x3 < 0.0:
+            s0, s1, s2, s3 = -s0, -s1, -s2, -s3
+        for t in range(tail):
+            i = queue[t] // cols
+            j = queue[t] % cols
+            y0 = np.float64(q[i, j, 0])
+            y1 = np.float64(q[i, j, 1])
+            y2 = np.float64(q[i, j, 2])
+            y3 = np.float64(q[i, j, 3])
+            q[i, j, 0] = s0 * y0 - s1 * y1 - s2 * y2 - s3 * y3
+            q[i, j, 1] = s0 * y1 + s1 * y0 + s2 * y3 - s3 * y2
+            q[i, j, 2] = s0 * y2 - s1 * y3 + s2 * y0 + s3 * y1
+            q[i, j, 3] = s0 * y3 + s1 * y2 - s2 * y1 + s3 * y0
+
+
+def rotate_homogenized(q: np.ndarray, r: np.ndarray, grain_angle: float = 3.0, laue: str = "m-3m") -> np.ndarray:
+    """Homogenised quaternions (rows, cols, 4) as the same map would give after the sample
+    rotation ``r`` (q' = q r^-1, then each grain re-seeded closest to the identity).
+
+    A sample rotation leaves every misorientation unchanged and keeps a homogenised grain
+    homogenised (crystal symmetry acts on the left, the sample frame on the right), so the
+    grains are found again from the quaternions themselves (edge neighbours within
+    ``grain_angle``) and only each grain's symmetry branch is chosen afresh, as
+    :func:`homogenize` chooses it. Used to turn training crops of a quaternion model by
+    random sample rotations, so that it cannot learn absolute orientations (texture) of
+    its few training maps. Returns a new float32 array; all-zero pixels stay zero.
+    """
+    from ebsdphase.crystal.quaternion import qinv, qmul, symmetry
+
+    # right-multiplication by r^-1 is linear in q: row i of m is e_i r^-1
+    m = qmul(np.eye(4), qinv(np.asarray(r, np.float64)))
+    q = np.asarray(q)
+    out = np.ascontiguousarray((q.reshape(-1, 4).astype(np.float64) @ m).reshape(q.shape), dtype=np.float32)
+    ops = np.ascontiguousarray(symmetry(laue), dtype=np.float64)
+    _reseed(out, ops, len(ops), float(np.cos(np.radians(grain_angle) / 2.0)))
+    return out

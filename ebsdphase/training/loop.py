@@ -36,7 +36,7 @@ from ebsdphase.core.atomic import atomic_path, write_text_atomic
 from ebsdphase.core.classes import UNLABELLED
 from ebsdphase.dataset.io import open_dataset
 from ebsdphase.core.errors import EbsdphaseError
-from ebsdphase.features import QUALITY_GAIN
+from ebsdphase.features import QUALITY_GAIN, QUAT_LABELS
 
 OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
@@ -109,25 +109,43 @@ def _dihedral(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
     return x, y
 
 
+def _random_orientations(x: np.ndarray, channels: list[int], rng: np.random.Generator,
+                         grain_angle: float) -> None:
+    """In place: each crop's quaternion ``channels`` as a random sample rotation of the same
+    crop would give them. Phase identity hangs on misorientations, grain shapes and sizes,
+    which a sample rotation keeps; the absolute orientations of a few training maps would
+    otherwise be there to memorise. With it a turn of the grid (the square's symmetries)
+    needs no matching turn of the orientations: both are random."""
+    from ebsdphase.crystal import rotate_homogenized
+
+    for i in range(len(x)):
+        r = rng.normal(size=4)
+        x[i][..., channels] = rotate_homogenized(x[i][..., channels], r / np.linalg.norm(r), grain_angle)
+
+
 def applied_settings(config: dict) -> dict:
     """The settings that shape what a model relies on, as a run applies them: a run written
     before an option existed ran without it (no class weights, the default gain, no own
     scale), whatever today's defaults are. One place for the loop and the card."""
     return {"class_weight": config.get("class_weight", "none"),
             "quality_gain": float(config.get("quality_gain", QUALITY_GAIN)),
-            "own_scale": float(config.get("own_scale", 0.0))}
+            "own_scale": float(config.get("own_scale", 0.0)),
+            "random_orientation": bool(config.get("random_orientation", False))}
 
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
                   dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
-                  own: float = 0.0):
+                  own: float = 0.0, orient: list[int] | None = None, grain_angle: float = 3.0):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, in [1/gain, gain], see
     :func:`ebsdphase.features.relative_jitter`); ``own``: the share of crops whose ``jitter``
     channels are first re-scaled over the crop's own percentile (:func:`ebsdphase.features.own_scale`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
-    random symmetry of the square each epoch (square crops only); ``devices``: a last,
+    random symmetry of the square each epoch (square crops only); ``orient``: the four
+    quaternion channels of each crop turned by a random sample rotation (uniform over all
+    rotations) and re-homogenised (:func:`ebsdphase.crystal.rotate_homogenized`, grains
+    within ``grain_angle``), after the square's symmetry; ``devices``: a last,
     short batch is padded to a multiple of the device count with copies of its first crops
     that weigh nothing (data parallelism splits every batch evenly; no crop is left out)."""
     import keras
@@ -163,6 +181,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             y = np.asarray(labels[idx.tolist()])
             if dihedral:
                 x, y = _dihedral(x, y, np.random.default_rng([seed, self.epoch, index, 11]))
+            if orient:
+                _random_orientations(x, orient, np.random.default_rng([seed, self.epoch, index, 17]), grain_angle)
             known = y != UNLABELLED
             if np.any(y[known] >= n_classes):
                 raise EbsdphaseError(f"label {int(y[known].max())} in the dataset but only {n_classes} classes")
@@ -437,7 +457,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
-          callbacks: list | None = None) -> TrainResult:
+          random_orientation: bool = False, callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
@@ -454,7 +474,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     network decides on contrast rather than on one level of its map's scale (which moves
     a little with the phase balance); ``own_scale``: the share of training crops whose quality
     channels are re-scaled over the crop's own 98th percentile first, as a crop or a
-    one-phase map is at prediction (0: none). Extra keras ``callbacks`` run after ours.
+    one-phase map is at prediction (0: none); ``random_orientation``: quaternion inputs of
+    each training crop turned by a random sample rotation (and the crop by a random symmetry
+    of the square), so that the network learns from misorientations and grain shapes, not
+    from the absolute orientations of its training maps. Extra keras ``callbacks`` run after ours.
     """
     import ebsdphase
     import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
@@ -525,6 +548,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "dihedral": bool(dihedral),
             "quality_gain": float(quality_gain),
             "own_scale": float(own_scale),
+            "random_orientation": bool(random_orientation),
             "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
@@ -584,6 +608,9 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         raise EbsdphaseError(f"{dataset_path}: no training crops (/train is empty)")
     val_x, val_y = _split(ds, "val", dataset_path)
     recipe, classes = ds.recipe.to_dict(), ds.classes.to_dict()
+    if applied_settings(config)["random_orientation"] and "q0" not in ds.recipe.channel_labels():
+        raise EbsdphaseError(f"{dataset_path}: random_orientation turns quaternion inputs, and the dataset has none "
+                             f"(channels {recipe.get('names')})")
     n_classes = len(classes["classes"])
     channels = int(train_x.shape[-1])
 
@@ -628,12 +655,16 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     # runs written before these options keep their behaviour on --resume
     applied = applied_settings(config)
     weights = class_weights(train_y, n_classes) if applied["class_weight"] == "balanced" else None
-    turn = bool(config.get("dihedral", False)) and not any(c in labels_in for c in ("q0", "q1", "q2", "q3")) \
+    quats = [labels_in.index(c) for c in QUAT_LABELS if c in labels_in]
+    orient = quats if applied["random_orientation"] else None
+    # a turn of the grid alone would mismatch quaternion inputs, unless they are turned at random too
+    turn = bool(config.get("dihedral", False)) and (not quats or orient is not None) \
         and train_x.shape[1] == train_x.shape[2]
     devices = int(config.get("devices") or 1)
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
                                       jitter, weights, turn, devices=devices,
-                                      gain=applied["quality_gain"], own=applied["own_scale"])
+                                      gain=applied["quality_gain"], own=applied["own_scale"],
+                                      orient=orient, grain_angle=float(recipe.get("grain_angle", 3.0)))
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val

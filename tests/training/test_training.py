@@ -253,6 +253,10 @@ def test_cli_errors_are_one_line(dataset, reference_run, tmp_path):
         f.attrs["format"] = "something-else"
     res = runner.invoke(app, ["train", str(bogus), "-o", str(tmp_path / "c"), "-q"])
     assert res.exit_code == 2 and "not an ebsdphase dataset" in res.output
+    # random sample rotations of a dataset without quaternions
+    res = runner.invoke(app, ["train", str(dataset), "-o", str(tmp_path / "d"), "--random-orientation", "-q"])
+    assert res.exit_code == 2 and "random_orientation" in res.output and "has none" in res.output
+    assert len(res.output.strip().splitlines()) == 1
 
 
 def test_crops_must_fit_the_pooling(dataset, tmp_path):
@@ -389,3 +393,61 @@ def test_a_run_records_its_own_scale_and_refuses_a_share_outside_0_1(dataset, re
     assert (prov["own_scale"], prov["quality_gain"], prov["class_weight"]) == (0.0, 1.25, "balanced")
     with pytest.raises(EbsdphaseError, match="own_scale=1.5"):
         train(dataset, tmp_path / "run", params=TINY, epochs=1, own_scale=1.5)
+
+
+def _homogenised_crops(n: int = 4, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """n crops of a synthetic map's homogenised quaternions (channels 0-3) and a constant
+    step channel (4); non-indexed pixels are 0."""
+    from ebsdphase.crystal import grains, homogenize
+    from ebsdphase.synth import synthesize
+
+    s = synthesize("t2", 41, (size * 2, size * 2), 0.1)
+    h = homogenize(s.map, grains(s.map, 3.0))
+    h[~s.map.indexed] = 0
+    crops = [h[r:r + size, c:c + size] for r in (0, size) for c in (0, size)][:n]
+    x = np.concatenate([np.stack(crops), np.full((n, size, size, 1), 0.7, np.float32)], axis=-1)
+    labels = np.stack([s.labels[r:r + size, c:c + size] for r in (0, size) for c in (0, size)][:n])
+    return x.astype(np.float32), labels.astype(np.uint8)
+
+
+def test_random_orientation_turns_each_crops_quaternions_and_keeps_its_misorientations():
+    from ebsdphase.crystal import disorientation
+    from ebsdphase.training.loop import _make_batches
+
+    x, y = _homogenised_crops()
+    bx, _, _ = _make_batches(x, y, 2, len(x), seed=0, shuffle=False, orient=[0, 1, 2, 3])[0]
+    assert np.array_equal(bx[..., 4], x[..., 4])  # other channels untouched
+    ok = np.any(x[..., :4] != 0, axis=-1)
+    assert np.all(bx[~ok][..., :4] == 0)
+    np.testing.assert_allclose(np.linalg.norm(bx[ok][..., :4], axis=-1), 1.0, atol=1e-5)
+    for i in range(len(x)):
+        assert np.median(disorientation(bx[i][ok[i]][:, :4], x[i][ok[i]][:, :4])) > 3.0  # each crop turned
+        both = ok[i][:, :-1] & ok[i][:, 1:]
+        np.testing.assert_allclose(disorientation(bx[i][:, :-1, :4][both], bx[i][:, 1:, :4][both]),
+                                   disorientation(x[i][:, :-1, :4][both], x[i][:, 1:, :4][both]), atol=2e-3)
+    # a fresh rotation per crop: no two crops turned alike
+    again, _, _ = _make_batches(x[[0, 0]], y[[0, 0]], 2, 2, seed=0, shuffle=False, orient=[0, 1, 2, 3])[0]
+    ok0 = ok[0]
+    assert np.median(disorientation(again[0][ok0][:, :4], again[1][ok0][:, :4])) > 3.0
+
+
+def test_random_orientation_trains_a_quaternion_model_and_refuses_other_inputs(dataset, tmp_path):
+    from ebsdphase.training.loop import train
+
+    with pytest.raises(EbsdphaseError, match="random_orientation"):
+        train(dataset, tmp_path / "refused", params=TINY, epochs=1, random_orientation=True)
+    assert not (tmp_path / "refused").exists()  # refused before anything is written
+    x, y = _homogenised_crops()
+    quat_recipe = {**RECIPE, "names": ["quat", "step"], "normalisation": "invariant"}
+    path = tmp_path / "quat.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(quat_recipe),
+                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=32,
+                       split_by="crop", seed=0)
+        for split, idx in (("train", [0, 1, 2]), ("val", [3])):
+            g = f.create_group(split)
+            g.create_dataset("inputs", data=x[idx])
+            g.create_dataset("labels", data=y[idx])
+    result = train(path, tmp_path / "run", params=TINY, epochs=1, random_orientation=True)
+    assert json.loads((tmp_path / "run" / "train.json").read_text())["random_orientation"] is True
+    assert json.loads(result.bundle.read_text())["provenance"]["random_orientation"] is True
