@@ -46,7 +46,7 @@ def command(
     random_orientation: bool = typer.Option(False, "--random-orientation", help="Quaternion inputs: turn each "
                                             "training crop by a random sample rotation (re-homogenised) and a "
                                             "random symmetry of the square, so the model cannot learn the "
-                                            "absolute orientations of its training maps."),
+                                            "absolute orientations of its training maps (cubic phases)."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),

@@ -115,7 +115,9 @@ def _random_orientations(x: np.ndarray, channels: list[int], rng: np.random.Gene
     crop would give them. Phase identity hangs on misorientations, grain shapes and sizes,
     which a sample rotation keeps; the absolute orientations of a few training maps would
     otherwise be there to memorise. With it a turn of the grid (the square's symmetries)
-    needs no matching turn of the orientations: both are random."""
+    needs no matching turn of the orientations: both are random. The grains are re-seeded
+    with the cubic group (m-3m): ferrite and martensite are both cubic, and a dataset does
+    not record its phases' Laue classes."""
     from ebsdphase.crystal import rotate_homogenized
 
     for i in range(len(x)):

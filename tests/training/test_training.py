@@ -451,3 +451,36 @@ def test_random_orientation_trains_a_quaternion_model_and_refuses_other_inputs(d
     result = train(path, tmp_path / "run", params=TINY, epochs=1, random_orientation=True)
     assert json.loads((tmp_path / "run" / "train.json").read_text())["random_orientation"] is True
     assert json.loads(result.bundle.read_text())["provenance"]["random_orientation"] is True
+
+
+@pytest.mark.parametrize("random_orientation", [False, True])
+def test_quaternion_crops_turn_with_the_grid_only_under_random_orientation(random_orientation, tmp_path,
+                                                                           monkeypatch):
+    """A turn of the grid alone would mismatch quaternion inputs: it is on for them only when
+    their orientations are turned at random as well, and the recipe's grain angle is used."""
+    import ebsdphase.training.loop as loop
+
+    x, y = _homogenised_crops()
+    recipe = {**RECIPE, "names": ["quat", "step"], "normalisation": "invariant", "grain_angle": 4.5}
+    path = tmp_path / "quat.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(recipe),
+                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=32,
+                       split_by="crop", seed=0)
+        for split, idx in (("train", [0, 1, 2]), ("val", [3])):
+            g = f.create_group(split)
+            g.create_dataset("inputs", data=x[idx])
+            g.create_dataset("labels", data=y[idx])
+    seen = []
+    real = loop._make_batches
+
+    def spy(*args, **kwargs):
+        seen.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_make_batches", spy)
+    loop.train(path, tmp_path / "run", params=TINY, epochs=1, random_orientation=random_orientation)
+    args, kwargs = seen[0]  # the training batches
+    assert args[8] is random_orientation  # dihedral
+    assert kwargs["orient"] == ([0, 1, 2, 3] if random_orientation else None)
+    assert kwargs["grain_angle"] == 4.5
