@@ -410,6 +410,21 @@ def _homogenised_crops(n: int = 4, size: int = 32) -> tuple[np.ndarray, np.ndarr
     return x.astype(np.float32), labels.astype(np.uint8)
 
 
+def _quat_dataset(path: Path, grain_angle: float = 3.0) -> Path:
+    """A dataset of the crops of :func:`_homogenised_crops`: 3 for training, 1 for validation."""
+    x, y = _homogenised_crops()
+    recipe = {**RECIPE, "names": ["quat", "step"], "normalisation": "invariant", "grain_angle": grain_angle}
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(recipe),
+                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=32,
+                       split_by="crop", seed=0)
+        for split, idx in (("train", [0, 1, 2]), ("val", [3])):
+            g = f.create_group(split)
+            g.create_dataset("inputs", data=x[idx])
+            g.create_dataset("labels", data=y[idx])
+    return path
+
+
 def test_random_orientation_turns_each_crops_quaternions_and_keeps_its_misorientations():
     from ebsdphase.crystal import disorientation
     from ebsdphase.training.loop import _make_batches
@@ -437,17 +452,7 @@ def test_random_orientation_trains_a_quaternion_model_and_refuses_other_inputs(d
     with pytest.raises(EbsdphaseError, match="random_orientation"):
         train(dataset, tmp_path / "refused", params=TINY, epochs=1, random_orientation=True)
     assert not (tmp_path / "refused").exists()  # refused before anything is written
-    x, y = _homogenised_crops()
-    quat_recipe = {**RECIPE, "names": ["quat", "step"], "normalisation": "invariant"}
-    path = tmp_path / "quat.h5"
-    with h5py.File(path, "w") as f:
-        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(quat_recipe),
-                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=32,
-                       split_by="crop", seed=0)
-        for split, idx in (("train", [0, 1, 2]), ("val", [3])):
-            g = f.create_group(split)
-            g.create_dataset("inputs", data=x[idx])
-            g.create_dataset("labels", data=y[idx])
+    path = _quat_dataset(tmp_path / "quat.h5")
     result = train(path, tmp_path / "run", params=TINY, epochs=1, random_orientation=True)
     assert json.loads((tmp_path / "run" / "train.json").read_text())["random_orientation"] is True
     assert json.loads(result.bundle.read_text())["provenance"]["random_orientation"] is True
@@ -460,17 +465,7 @@ def test_quaternion_crops_turn_with_the_grid_only_under_random_orientation(rando
     their orientations are turned at random as well, and the recipe's grain angle is used."""
     import ebsdphase.training.loop as loop
 
-    x, y = _homogenised_crops()
-    recipe = {**RECIPE, "names": ["quat", "step"], "normalisation": "invariant", "grain_angle": 4.5}
-    path = tmp_path / "quat.h5"
-    with h5py.File(path, "w") as f:
-        f.attrs.update(format="ebsdphase-dataset", version=1, recipe=json.dumps(recipe),
-                       classes=json.dumps(CLASSES), command="tests/test_training.py", crop=32,
-                       split_by="crop", seed=0)
-        for split, idx in (("train", [0, 1, 2]), ("val", [3])):
-            g = f.create_group(split)
-            g.create_dataset("inputs", data=x[idx])
-            g.create_dataset("labels", data=y[idx])
+    path = _quat_dataset(tmp_path / "quat.h5", grain_angle=4.5)
     seen = []
     real = loop._make_batches
 
