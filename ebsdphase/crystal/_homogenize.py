@@ -17,6 +17,16 @@ _UNIQUE_DOT = 0.96594
 
 
 @njit(cache=True, inline="always")
+def _left_product(s0, s1, s2, s3, x0, x1, x2, x3):
+    """S x: a crystal-symmetry operator S applied to the orientation x (from the left)."""
+    y0 = s0 * x0 - s1 * x1 - s2 * x2 - s3 * x3
+    y1 = s0 * x1 + s1 * x0 + s2 * x3 - s3 * x2
+    y2 = s0 * x2 - s1 * x3 + s2 * x0 + s3 * x1
+    y3 = s0 * x3 + s1 * x2 - s2 * x1 + s3 * x0
+    return y0, y1, y2, y3
+
+
+@njit(cache=True, inline="always")
 def _closest_equivalent(q, i, j, r0, r1, r2, r3, ops, nops, hint, out):
     """out[i, j] = the equivalent S q[i, j] (and sign) closest to the reference r; returns
     the index of S. ``hint`` (an operator index, or -1) is tried first: inside a grain the
@@ -39,14 +49,7 @@ def _closest_equivalent(q, i, j, r0, r1, r2, r3, ops, nops, hint, out):
             if d > best:
                 best = d
                 kb = k
-    s0 = ops[kb, 0]
-    s1 = ops[kb, 1]
-    s2 = ops[kb, 2]
-    s3 = ops[kb, 3]
-    y0 = s0 * x0 - s1 * x1 - s2 * x2 - s3 * x3
-    y1 = s0 * x1 + s1 * x0 + s2 * x3 - s3 * x2
-    y2 = s0 * x2 - s1 * x3 + s2 * x0 + s3 * x1
-    y3 = s0 * x3 + s1 * x2 - s2 * x1 + s3 * x0
+    y0, y1, y2, y3 = _left_product(ops[kb, 0], ops[kb, 1], ops[kb, 2], ops[kb, 3], x0, x1, x2, x3)
     if y0 * r0 + y1 * r1 + y2 * r2 + y3 * r3 < 0.0:
         y0, y1, y2, y3 = -y0, -y1, -y2, -y3
     out[i, j, 0] = y0
@@ -276,14 +279,12 @@ def _reseed(q, ops, nops, cos_tol):
         for t in range(tail):
             i = queue[t] // cols
             j = queue[t] % cols
-            y0 = np.float64(q[i, j, 0])
-            y1 = np.float64(q[i, j, 1])
-            y2 = np.float64(q[i, j, 2])
-            y3 = np.float64(q[i, j, 3])
-            q[i, j, 0] = s0 * y0 - s1 * y1 - s2 * y2 - s3 * y3
-            q[i, j, 1] = s0 * y1 + s1 * y0 + s2 * y3 - s3 * y2
-            q[i, j, 2] = s0 * y2 - s1 * y3 + s2 * y0 + s3 * y1
-            q[i, j, 3] = s0 * y3 + s1 * y2 - s2 * y1 + s3 * y0
+            y0, y1, y2, y3 = _left_product(s0, s1, s2, s3, np.float64(q[i, j, 0]), np.float64(q[i, j, 1]),
+                                           np.float64(q[i, j, 2]), np.float64(q[i, j, 3]))
+            q[i, j, 0] = y0
+            q[i, j, 1] = y1
+            q[i, j, 2] = y2
+            q[i, j, 3] = y3
 
 
 def rotate_homogenized(q: np.ndarray, r: np.ndarray, grain_angle: float = 3.0, laue: str = "m-3m") -> np.ndarray:

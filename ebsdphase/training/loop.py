@@ -610,7 +610,9 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         raise EbsdphaseError(f"{dataset_path}: no training crops (/train is empty)")
     val_x, val_y = _split(ds, "val", dataset_path)
     recipe, classes = ds.recipe.to_dict(), ds.classes.to_dict()
-    if applied_settings(config)["random_orientation"] and "q0" not in ds.recipe.channel_labels():
+    labels_in = ds.recipe.channel_labels()
+    quats = [labels_in.index(c) for c in QUAT_LABELS if c in labels_in]
+    if applied_settings(config)["random_orientation"] and not quats:
         raise EbsdphaseError(f"{dataset_path}: random_orientation turns quaternion inputs, and the dataset has none "
                              f"(channels {recipe.get('names')})")
     n_classes = len(classes["classes"])
@@ -652,12 +654,10 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         config["lr_steps"] = steps + [[start, new_lr]]
     write_text_atomic(run_dir / CONFIG, json.dumps(config, indent=2) + "\n")  # on resume: epochs may grow
 
-    labels_in = ds.recipe.channel_labels()
     jitter = [labels_in.index(c) for c in ds.recipe.relative_labels()]
     # runs written before these options keep their behaviour on --resume
     applied = applied_settings(config)
     weights = class_weights(train_y, n_classes) if applied["class_weight"] == "balanced" else None
-    quats = [labels_in.index(c) for c in QUAT_LABELS if c in labels_in]
     orient = quats if applied["random_orientation"] else None
     # a turn of the grid alone would mismatch quaternion inputs, unless they are turned at random too
     turn = bool(config.get("dihedral", False)) and (not quats or orient is not None) \
