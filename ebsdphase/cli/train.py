@@ -47,6 +47,9 @@ def command(
                                             "training crop by a random sample rotation (re-homogenised) and a "
                                             "random symmetry of the square, so the model cannot learn the "
                                             "absolute orientations of its training maps (cubic phases)."),
+    keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Keep every epoch's model as a bundle in "
+                                     "RUN_DIR/epochs/epoch-NNN, to choose an epoch on a measure of your "
+                                     "own (e.g. whole validation maps with `ebsdphase evaluate`)."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),
@@ -67,16 +70,16 @@ def command(
     out = pick_output(output, out_alias)
     params = parse_params(param)
     if resume and (arch or params or init or own_scale != 0.0 or quality_gain != QUALITY_GAIN
-                   or random_orientation):
+                   or random_orientation or keep_epochs):
         warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, "
-             "--own-scale, --quality-gain and --random-orientation are ignored")
+             "--own-scale, --quality-gain, --random-orientation and --keep-epochs are ignored")
     try:
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
                        dihedral=dihedral, smooth=smooth, distribute=distribute,
                        quality_gain=quality_gain, own_scale=own_scale,
-                       random_orientation=random_orientation)
+                       random_orientation=random_orientation, keep_epochs=keep_epochs)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

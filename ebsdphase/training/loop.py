@@ -11,6 +11,7 @@ monitored metric stops improving, and writes, in ``run_dir``::
     report.html                       the epochs, the curves and the card on one page
     train.json                        the settings of the run (read back by resume)
     checkpoint/state.npz              weights, optimizer and RNG state of the last epoch
+    epochs/epoch-NNN/                 with keep_epochs: every epoch's model bundle
 
 An interrupted run continues with ``resume=True`` and ends with the same weights as an
 uninterrupted one: the crop order of epoch ``e`` is a function of ``(seed, e)`` only, and
@@ -47,6 +48,7 @@ MONITORS = {"val_loss": "min", "val_accuracy": "max", "val_balanced_accuracy": "
 CLASS_WEIGHTS = ("balanced", "none")
 CHECKPOINT = Path("checkpoint") / "state.npz"
 CONFIG = "train.json"
+EPOCHS = "epochs"
 
 
 @dataclass
@@ -278,6 +280,8 @@ def _run_keeper(run: "_Run"):
             if run.patience and run.wait >= run.patience:
                 run.stopped_early = True
                 model.stop_training = True
+            if run.config.get("keep_epochs"):
+                run.save_bundle(model, row, run.run_dir / EPOCHS / f"epoch-{epoch + 1:03d}")
             run.save_checkpoint(model, epoch + 1)
 
     return RunKeeper()
@@ -366,10 +370,14 @@ class _Run:
     epoch_started: float = 0.0
 
     def save_best(self, model, row: dict) -> None:
+        self.save_bundle(model, row, self.run_dir)
+
+    def save_bundle(self, model, row: dict, folder: Path) -> None:
+        """The model as it is at the end of epoch ``row['epoch']``, as a bundle in ``folder``."""
         from ebsdphase.models.bundle import save_bundle
 
         metrics = {k: v for k, v in row.items() if k not in ("seconds",)}
-        save_bundle(model, self.run_dir, self.name, self.architecture, self.params, self.recipe, self.classes,
+        save_bundle(model, folder, self.name, self.architecture, self.params, self.recipe, self.classes,
                     provenance={"dataset": self.config["dataset"], "run_dir": str(self.run_dir),
                                 "epoch": row["epoch"], "optimizer": self.config["optimizer"],
                                 "learning_rate": self.config["learning_rate"],
@@ -411,7 +419,7 @@ class _Run:
 
 
 #: what a run writes before its first checkpoint (and the report, remade from the history)
-_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "report.html", "checkpoint"}
+_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "report.html", "checkpoint", EPOCHS}
 
 
 def _unstarted_run(run_dir: Path) -> bool:
@@ -459,7 +467,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
-          random_orientation: bool = False, callbacks: list | None = None) -> TrainResult:
+          random_orientation: bool = False, keep_epochs: bool = False,
+          callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
@@ -479,7 +488,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     one-phase map is at prediction (0: none); ``random_orientation``: quaternion inputs of
     each training crop turned by a random sample rotation (and the crop by a random symmetry
     of the square), so that the network learns from misorientations and grain shapes, not
-    from the absolute orientations of its training maps. Extra keras ``callbacks`` run after ours.
+    from the absolute orientations of its training maps. ``keep_epochs``: every epoch's model
+    also kept as a bundle in ``run_dir/epochs/epoch-NNN`` (to choose an epoch on a measure of
+    one's own, e.g. whole validation maps, rather than on the validation crops; on resume the
+    run's own choice holds). Extra keras ``callbacks`` run after ours.
     """
     import ebsdphase
     import ebsdphase.models  # noqa: F401 - chooses the keras backend before keras loads
@@ -551,13 +563,14 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "quality_gain": float(quality_gain),
             "own_scale": float(own_scale),
             "random_orientation": bool(random_orientation),
+            "keep_epochs": bool(keep_epochs),
             "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
             "keras_backend": keras.backend.backend(),
             "ebsdphase_version": ebsdphase.__version__,
         }
-        if config["name"] in ("train", "history", "curves", "checkpoint"):
+        if config["name"] in ("train", "history", "curves", "checkpoint", EPOCHS):
             raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass name=NAME")
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")

@@ -212,6 +212,39 @@ def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, refer
     assert json.loads((out / "train.json").read_text())["patience"] == 3
 
 
+def test_keep_epochs_keeps_every_epochs_model_and_the_best_is_one_of_them(dataset, tmp_path):
+    """`train --keep-epochs`: one bundle per epoch, each the model at the end of that epoch
+    (its card names the epoch), the best bundle
+    equal to the kept one of its epoch; a resumed run goes on keeping them."""
+    from ebsdphase.models.bundle import load_bundle
+
+    out = tmp_path / "kept"
+    runner = CliRunner()
+    base = ["train", str(dataset), "-o", str(out), "-q"]
+    result = runner.invoke(app, base + ["-p", "depth=3", "-p", "filters=8", "--epochs", "3", "--patience", "0",
+                                        "--seed", "3", "--keep-epochs"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, base + ["--resume", "--epochs", "4"])
+    assert result.exit_code == 0, result.output
+    kept = sorted(p.name for p in (out / "epochs").iterdir())
+    assert kept == ["epoch-001", "epoch-002", "epoch-003", "epoch-004"]
+    weights = {}
+    for name in kept:
+        bundle = load_bundle(out / "epochs" / name)
+        assert bundle.card["provenance"]["epoch"] == int(name[-3:])
+        weights[name] = bundle.model.get_weights()
+    # consecutive epochs differ: these are not copies of one model
+    assert not all(np.array_equal(a, b) for a, b in zip(weights["epoch-001"], weights["epoch-002"]))
+    best = load_bundle(out)
+    for a, b in zip(best.model.get_weights(), weights[f"epoch-{best.card['provenance']['epoch']:03d}"]):
+        np.testing.assert_array_equal(a, b)
+    # without the option nothing is kept
+    plain = tmp_path / "plain"
+    result = runner.invoke(app, ["train", str(dataset), "-o", str(plain), "-q", "-p", "depth=3", "-p", "filters=8",
+                                 "--epochs", "1"])
+    assert result.exit_code == 0 and not (plain / "epochs").exists(), result.output
+
+
 def test_resuming_with_a_new_learning_rate_adds_a_step_that_later_resumes_keep(dataset, tmp_path):
     """`--resume --lr 0` from the end of epoch 2: the weights no longer move (validation loss
     exactly that of epoch 2, no batch statistics in the U-Net), the step is recorded, and a
