@@ -53,10 +53,11 @@ def _n_maps(dataset: Path) -> int:
 PREVIOUS = " (the weights of its previous release)"
 
 
-def _fine_tune_note(prov: dict, name: str) -> str:
+def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
     """A run fine-tuned from the released ``name`` (``train --init name``): names it instead
     of the maintainer's cache path and says how it was tuned; "" for a run from scratch or
-    one continued from a maintainer's own run (its ``init`` path is kept as it is)."""
+    one continued from a maintainer's own run (its ``init`` path is kept as it is). ``kept``:
+    the bundle is one epoch of ``train --keep-epochs``, chosen on whole validation maps."""
     init = prov.get("init")
     if not init:
         return ""
@@ -70,7 +71,9 @@ def _fine_tune_note(prov: dict, name: str) -> str:
             + (f" --own-scale {own:g}" if own else "")
             + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
             + (" --random-orientation" if prov.get("random_orientation") else "")
-            + f"`, best validation epoch {prov['epoch']})")
+            + (f" --keep-epochs`, epoch {prov['epoch']}, chosen on whole validation maps: "
+               "scripts/crop_validation.py --step 0.05 0.1 0.2)" if kept
+               else f"`, best validation epoch {prov['epoch']})"))
 
 
 def main(work: Path) -> None:
@@ -85,7 +88,8 @@ def main(work: Path) -> None:
         # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
         dataset = (work / f"ds-synth-{key}.h5").resolve()
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
-        tuned = _fine_tune_note(card["provenance"], f"dp-{key}")
+        kept = run.resolve().parent.name == "epochs"  # a link to RUN/epochs/epoch-NNN
+        tuned = _fine_tune_note(card["provenance"], f"dp-{key}", kept)
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "
