@@ -1,13 +1,13 @@
 """Maintainer script: accuracy and crop/gain invariance of models on validation maps only.
 
-    python scripts/crop_validation.py MODEL [MODEL ...] [--step 0.1 [0.05 0.2]]
+    python scripts/crop_validation.py MODEL [MODEL ...] [--step STEP [STEP ...]]   (default 0.1; after the models)
 
 Used to choose between runs of one model (e.g. a fine-tune under a wider random gain,
 ``train --quality-gain``, against the run it started from) without looking at the test
 maps: one synthetic map per paper preset (428 x 568, seeds 6100-6103, the validation maps
 of ``scripts/sublattice_validation.py``: used neither in training, 1000-1219, nor in the
 held-out test, 5000-5110, nor by the invariance checks, 7000+). For each model it prints
-the accuracy and balanced accuracy over the four maps,
+the accuracy and balanced accuracy over all maps (4 per step),
 the largest error of a map's ferrite fraction (points), the mean and worst agreement of the
 128 x 128 crops that are >= 80 % one phase with the whole-map prediction, and the share of
 pixels predicted alike with the quality channels x 0.6. Several ``--step`` values: the four
@@ -38,7 +38,7 @@ def main() -> None:
     from ebsdphase.synth import synthesize
 
     maps = [synthesize(p, 6100 + i, (428, 568), step) for step in args.step for i, p in enumerate(PRESETS)]
-    print("| model | accuracy | balanced acc. | worst fraction error | crops: mean / worst agreement (n) "
+    print("| model | accuracy | balanced acc. | max fraction error | crops: mean / worst agreement (n) "
           "| gain x 0.6 |")
     print("|---|---|---|---|---|---|")
     for name in args.models:

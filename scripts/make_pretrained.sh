@@ -36,7 +36,8 @@
 #   -p filters=16 --optimizer adam --lr 5e-4 --epochs 12 --patience 4 --batch 8 --smooth none
 #   --random-orientation --class-weight none --monitor val_balanced_accuracy (best epoch 3,
 #   stopped by its patience at 7), with run-synth-quat pointing at it; and once more (2026-12-03)
-#   from those weights with --lr 3e-4 --epochs 10 --patience 0 --keep-epochs (the rest as above),
+#   from those (2026-12-02) weights, -o WORK/run-ro2-quat --lr 3e-4 --epochs 10 --patience 0
+#   --keep-epochs (the other options as above),
 #   epoch 7 chosen by `python scripts/crop_validation.py WORK/run-ro2-quat/epochs/epoch-*
 #   --step 0.05 0.1 0.2` (whole validation maps), run-synth-quat pointing at epochs/epoch-007
 # then this script again (for finished runs it only chooses finest_step_um on validation maps and

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ebsdphase.features import QUALITY_GAIN
 from ebsdphase.models.pretrained import register_pretrained
+from ebsdphase.training.loop import EPOCHS
 
 DESCRIPTIONS = {
     "bs-kam": "band slope + KAM (3 x 3, 3 deg)",
@@ -72,7 +73,7 @@ def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
             + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
             + (" --random-orientation" if prov.get("random_orientation") else "")
             + (f" --keep-epochs`, epoch {prov['epoch']}, chosen on whole validation maps: "
-               "scripts/crop_validation.py --step 0.05 0.1 0.2)" if kept
+               "scripts/crop_validation.py)" if kept
                else f"`, best validation epoch {prov['epoch']})"))
 
 
@@ -88,7 +89,9 @@ def main(work: Path) -> None:
         # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
         dataset = (work / f"ds-synth-{key}.h5").resolve()
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
-        kept = run.resolve().parent.name == "epochs"  # a link to RUN/epochs/epoch-NNN
+        target = run.resolve()  # a link to RUN/epochs/epoch-NNN for a kept epoch
+        kept = (target.name.startswith("epoch-") and target.parent.name == EPOCHS
+                and (target.parent.parent / "train.json").exists())
         tuned = _fine_tune_note(card["provenance"], f"dp-{key}", kept)
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "

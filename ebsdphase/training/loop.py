@@ -419,7 +419,9 @@ class _Run:
 
 
 #: what a run writes before its first checkpoint (and the report, remade from the history)
-_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "report.html", "checkpoint", EPOCHS}
+# (not the kept epochs: a run has saved its best bundle before its first one, so a folder
+# holding them has started, and a resume without checkpoint must not wipe them)
+_EARLY_FILES = {CONFIG, "history.csv", "curves.png", "report.html", "checkpoint"}
 
 
 def _unstarted_run(run_dir: Path) -> bool:
@@ -570,7 +572,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "keras_backend": keras.backend.backend(),
             "ebsdphase_version": ebsdphase.__version__,
         }
-        if config["name"] in ("train", "history", "curves", "checkpoint", EPOCHS):
+        if config["name"] in ("train", "history", "curves", "checkpoint"):
             raise EbsdphaseError(f"model name {config['name']!r} clashes with the run's own files; pass name=NAME")
         if config["batch_size"] < 1 or config["epochs"] < 1:
             raise EbsdphaseError(f"batch_size={config['batch_size']} and epochs={config['epochs']}: both must be at least 1")

@@ -214,8 +214,8 @@ def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, refer
 
 def test_keep_epochs_keeps_every_epochs_model_and_the_best_is_one_of_them(dataset, tmp_path):
     """`train --keep-epochs`: one bundle per epoch, each the model at the end of that epoch
-    (its card names the epoch), the best bundle
-    equal to the kept one of its epoch; a resumed run goes on keeping them."""
+    (its card names the epoch), the best bundle equal to the kept one of its epoch; a
+    resumed run goes on keeping them."""
     from ebsdphase.models.bundle import load_bundle
 
     out = tmp_path / "kept"
@@ -236,7 +236,9 @@ def test_keep_epochs_keeps_every_epochs_model_and_the_best_is_one_of_them(datase
     # consecutive epochs differ: these are not copies of one model
     assert not all(np.array_equal(a, b) for a, b in zip(weights["epoch-001"], weights["epoch-002"]))
     best = load_bundle(out)
-    for a, b in zip(best.model.get_weights(), weights[f"epoch-{best.card['provenance']['epoch']:03d}"]):
+    same = weights[f"epoch-{best.card['provenance']['epoch']:03d}"]
+    assert len(best.model.get_weights()) == len(same)
+    for a, b in zip(best.model.get_weights(), same):
         np.testing.assert_array_equal(a, b)
     # without the option nothing is kept
     plain = tmp_path / "plain"
