@@ -15,7 +15,8 @@ from ebsdphase.features import QUALITY_GAIN
 @handle_errors
 def command(
     dataset: Path = typer.Argument(..., help="A dataset file made by `ebsdphase prepare`."),
-    output: Optional[Path] = output_option("Run folder: model bundle, history.csv, curves.png, checkpoint/."),
+    output: Optional[Path] = output_option("Run folder: model bundle, history.csv, curves.png, checkpoint/ "
+                                                   "(and epochs/ with --keep-epochs)."),
     out_alias: Optional[Path] = OUT_ALIAS,
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture (see `ebsdphase models list`); default unet."),
     param: List[str] = typer.Option([], "--param", "-p", help="Architecture parameter NAME=VALUE, repeatable (e.g. depth=5)."),
@@ -49,7 +50,8 @@ def command(
                                             "absolute orientations of its training maps (cubic phases)."),
     keep_epochs: bool = typer.Option(False, "--keep-epochs", help="Keep every epoch's model as a bundle in "
                                      "RUN_DIR/epochs/epoch-NNN, to choose an epoch on a measure of your "
-                                     "own (e.g. whole validation maps with `ebsdphase evaluate`)."),
+                                     "own (e.g. whole validation maps with `ebsdphase evaluate`); "
+                                     "each is a full bundle on disk."),
     distribute: bool = typer.Option(False, "--distribute", help="Data-parallel over every visible device "
                                     "(GPUs; JAX backend); --batch is the global batch, a multiple of the "
                                     "device count."),
