@@ -31,8 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ebsdphase.evaluation import checks
-    from ebsdphase.core.classes import ClassSet
-    from ebsdphase.evaluation.metrics import Metrics, confusion_matrix
+    from ebsdphase.evaluation.metrics import aggregate, evaluate
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.prediction.engine import predict
     from ebsdphase.synth import synthesize
@@ -43,19 +42,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in args.models:
         bundle = load_bundle(name)
-        truth, found, crops, gains, errors = [], [], [], [], []
+        per_map, crops, gains = [], [], []
         for s in maps:
             whole = predict(s.map, bundle).classes
-            truth.append(s.labels.ravel())
-            found.append(whole.ravel())
-            labelled = s.labels < 2
-            errors.append(abs(np.mean(whole[labelled] == 0) - np.mean(s.labels[labelled] == 0)))
+            per_map.append(evaluate(whole, s.labels))
             crops += [c["agreement"] for c in checks.crop_agreement(bundle, s.map, s.labels, whole=whole)]
             g = checks.gain_agreement(bundle, s.map, 0.6, whole=whole)
             if g is not None:
                 gains.append(g)
-        t, f = np.concatenate(truth), np.concatenate(found)
-        m = Metrics(classes=ClassSet(), confusion_matrix=confusion_matrix(t, f, 2)[0])
+        m = aggregate(per_map)
+        errors = [abs(x.fractions["predicted"]["ferrite"] - x.fractions["true"]["ferrite"]) for x in per_map]
         gain = f"{100 * min(gains):.2f} %" if gains else "n/a"
         print(f"| {name} | {100 * m.accuracy:.2f} % | {100 * m.balanced_accuracy:.2f} % | {100 * max(errors):.1f} pt "
               f"| {100 * np.mean(crops):.2f} / {100 * min(crops):.2f} % ({len(crops)}) | {gain} |", flush=True)

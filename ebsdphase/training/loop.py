@@ -274,7 +274,7 @@ def _run_keeper(run: "_Run"):
                       or (value < run.best_value if run.mode == "min" else value > run.best_value))
             if better:
                 run.best_value, run.best_epoch, run.wait = value, epoch + 1, 0
-                run.save_best(model, row)
+                run.save_bundle(model, row, run.run_dir)
             else:
                 run.wait += 1
             if run.patience and run.wait >= run.patience:
@@ -368,9 +368,6 @@ class _Run:
     wait: int = 0
     stopped_early: bool = False
     epoch_started: float = 0.0
-
-    def save_best(self, model, row: dict) -> None:
-        self.save_bundle(model, row, self.run_dir)
 
     def save_bundle(self, model, row: dict, folder: Path) -> None:
         """The model as it is at the end of epoch ``row['epoch']``, as a bundle in ``folder``."""
