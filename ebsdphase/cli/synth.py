@@ -23,6 +23,18 @@ def parse_size(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def parse_range(text: str, option: str) -> tuple[float, float]:
+    """'0.2' -> (0.2, 0.2); '0-0.3' -> (0.0, 0.3); each within [0, 1]."""
+    parts = text.split("-") if "-" in text.strip()[1:] else [text]
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0.0 <= v <= 1.0 for v in values) or values[0] > values[-1]:
+        raise EbsdphaseError(f"{option} must be F or LOW-HIGH with 0 <= LOW <= HIGH <= 1, got {text!r}")
+    return values[0], values[-1]
+
+
 @handle_errors
 def command(
     out_dir: Path = typer.Argument(..., help="Folder for the maps (created if needed)."),
@@ -43,6 +55,10 @@ def command(
                                            "their neighbours, as AZtec/OIM clean-up does."),
     deformed: Optional[float] = typer.Option(None, "--deformed", help="In-grain orientation gradient of "
                                              "ferrite, deg/um (deformed ferrite; 0 = recrystallised)."),
+    tempered: Optional[str] = typer.Option(None, "--tempered", help="Coarse auto-tempered laths, as a "
+                                           "fraction of the martensite (about 3/4 of it is realised): "
+                                           "F, or LOW-HIGH drawn per map (default: the preset's; "
+                                           "random draws 0-0.15)."),
     preview: bool = typer.Option(False, "--preview", help="Also write <stem>.preview.png "
                                  "(BS, KAM, IPF-Z and labels side by side)."),
 ) -> None:
@@ -62,9 +78,16 @@ def command(
         raise EbsdphaseError(f"--vendor must be oxford or edax, got {vendor!r}")
     if step is not None and not 0.005 <= step <= 5.0:
         raise EbsdphaseError(f"--step {step} um is outside 0.005-5 um")
+    ranges = {}
+    if tempered is not None:  # one value for every map, or a range each map draws from
+        low, high = parse_range(tempered, "--tempered")
+        if low == high:
+            overrides["tempered_fraction"] = low
+        else:
+            ranges["tempered_fraction"] = (low, high)
     with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(f"{preset} {shape[0]}x{shape[1]}", total=count)
         paths = synth_maps(out_dir, preset, count, seed, shape, step, preview,
-                           on_map=lambda i, p: bar.advance(task), overrides=overrides)
+                           on_map=lambda i, p: bar.advance(task), overrides=overrides, ranges=ranges)
     console.print(f"wrote {len(paths)} map(s) to {out_dir}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,11 +212,15 @@ def map_stem(preset: str | Preset, seed: int) -> str:
 
 def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, seed: int = 0,
                shape: tuple[int, int] = (856, 1136), step: float | None = None, preview: bool = False,
-               on_map=None, overrides: dict | None = None) -> list[Path]:
+               on_map=None, overrides: dict | None = None,
+               ranges: dict[str, tuple[float, float]] | None = None) -> list[Path]:
     """Generate ``count`` maps with seeds ``seed, seed + 1, ...`` and write them to ``folder``.
 
     ``step`` None: the preset's own (drawn per seed by ``random``) or 0.1 um. ``overrides``
-    replaces fields of each map's preset (e.g. ``{"vendor": "edax", "cleaned": True}``).
+    replaces fields of each map's preset (e.g. ``{"vendor": "edax", "cleaned": True}``);
+    ``ranges`` draws a field per map, uniformly in ``(low, high)`` from the map's seed and the
+    field's name (e.g. ``{"tempered_fraction": (0.0, 0.3)}``), so that the preset's other
+    draws for that seed stay what they were.
     Oxford-like maps are written as ``.ctf``; EDAX-like ones (IQ, CI, Fit, which a .ctf
     cannot hold) as ``.ebsd.h5``. ``on_map(i, paths)`` is called after each map (for
     progress bars). Returns the map paths.
@@ -230,6 +235,9 @@ def synth_maps(folder: str | Path, preset: str | Preset = "t2", count: int = 1, 
         p = get_preset(preset, s)
         if overrides:
             p = dataclasses.replace(p, **overrides)
+        if ranges:  # one generator per field: a field's draw does not depend on the others given
+            p = dataclasses.replace(p, **{k: float(np.random.default_rng([int(s), zlib.crc32(k.encode())])
+                                                   .uniform(lo, hi)) for k, (lo, hi) in ranges.items()})
         result = synthesize(p, s, shape, step)
         suffix = ".ebsd.h5" if p.vendor == "edax" else ".ctf"
         paths = write_synthetic(result, folder, map_stem(p, s), preview=preview, suffix=suffix)

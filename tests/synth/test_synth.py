@@ -277,3 +277,33 @@ def test_synth_cli_random_writes_ctf_and_ebsd_h5(tmp_path):
         assert ("bs" in e.channels) == (m.suffix == ".ctf") and ("iq" in e.channels) == (m.suffix == ".h5")
     bad = CliRunner().invoke(app, ["synth", str(tmp_path), "--vendor", "bruker"])
     assert bad.exit_code == 2 and "oxford or edax" in bad.output
+
+
+def test_synth_tempered_range_draws_per_map_and_leaves_the_other_draws_alone(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    def params(folder, *extra):
+        r = CliRunner().invoke(app, ["synth", str(folder), "--preset", "random", "--count", "3", "--seed", "20",
+                                     "--size", "40x48", *extra])
+        assert r.exit_code == 0, r.output
+        return [json.loads(p.read_text())["parameters"] for p in sorted(folder.glob("synth_random_????.json"))]
+
+    plain = params(tmp_path / "plain")
+    wide = params(tmp_path / "wide", "--tempered", "0.2-0.3")
+    fixed = params(tmp_path / "fixed", "--tempered", "0.25")
+    drawn = [w["tempered_fraction"] for w in wide]
+    assert all(0.2 <= t <= 0.3 for t in drawn) and len(set(drawn)) == 3
+    assert all(f["tempered_fraction"] == 0.25 for f in fixed)
+    for p, w in zip(plain, wide):
+        # the preset's own draws (fraction, step, vendor, ...) are those of the seed without it
+        assert {k: v for k, v in p.items() if k != "tempered_fraction"} == \
+               {k: v for k, v in w.items() if k != "tempered_fraction"}
+    again = params(tmp_path / "again", "--tempered", "0.2-0.3")
+    assert [a["tempered_fraction"] for a in again] == drawn
+    for text in ("0.3-0.2", "1.5", "a-b"):
+        bad = CliRunner().invoke(app, ["synth", str(tmp_path / "bad"), "--tempered", text])
+        assert bad.exit_code == 2 and "--tempered must be" in bad.output, bad.output
