@@ -35,14 +35,15 @@ def main() -> None:
     for b in bundles[1:]:
         if (b.architecture, b.params, b.recipe) != (first.architecture, first.params, first.recipe):
             raise SystemExit(f"{b.card_path}: another architecture, parameters or recipe than {first.card_path}")
-    weights = [b.model.get_weights() for b in bundles]
+    models = [b.model for b in bundles]  # each access builds and loads a network: once each
+    weights = [m.get_weights() for m in models]
     mean = [np.mean([w[i] for w in weights], axis=0).astype(weights[0][i].dtype) for i in range(len(weights[0]))]
 
     last = bundles[-1]
     tmp = args.out.with_name(args.out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(last.card_path.parent, tmp)
-    model = last.model
+    model = models[-1]
     model.set_weights(mean)
     weights_path = tmp / last.weights_path.name
     weights_path.unlink()

@@ -78,13 +78,8 @@ def command(
         raise EbsdphaseError(f"--vendor must be oxford or edax, got {vendor!r}")
     if step is not None and not 0.005 <= step <= 5.0:
         raise EbsdphaseError(f"--step {step} um is outside 0.005-5 um")
-    ranges = {}
-    if tempered is not None:  # one value for every map, or a range each map draws from
-        low, high = parse_range(tempered, "--tempered")
-        if low == high:
-            overrides["tempered_fraction"] = low
-        else:
-            ranges["tempered_fraction"] = (low, high)
+    # a range each map draws from; F is the range F-F, the same value for every map
+    ranges = {} if tempered is None else {"tempered_fraction": parse_range(tempered, "--tempered")}
     with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(f"{preset} {shape[0]}x{shape[1]}", total=count)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests._tinymodel import train_tiny_bundle
+from tests._tinymodel import blob_map, train_tiny_bundle
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_epochs.py"
 
@@ -17,7 +17,6 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_epochs.py"
 def test_averaged_bundle_holds_the_mean_weights_and_predicts(tmp_path):
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.prediction.engine import predict
-    from tests._tinymodel import blob_map
 
     a = train_tiny_bundle(tmp_path / "a", epochs=1, seed=1).parent
     b = train_tiny_bundle(tmp_path / "b", epochs=1, seed=2).parent
