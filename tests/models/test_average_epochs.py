@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests._tinymodel import blob_map, train_tiny_bundle
+from _tinymodel import blob_map, train_tiny_bundle
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_epochs.py"
 
