@@ -350,6 +350,30 @@ def own_scale(x: np.ndarray, channels: list[int], rng: np.random.Generator, shar
     return x
 
 
+def flatten_quality(x: np.ndarray, channels: list[int], rng: np.random.Generator, share: float) -> np.ndarray:
+    """Replace the quality channels of a random ``share`` of the crops in a (n, H, W, C) batch
+    by their median over the crop's indexed pixels: the level stays, the pattern goes.
+
+    A quality channel's pattern is the least portable cue a model has: how bright a coarse
+    tempered lath or a recovered plate looks depends on the detector, the preparation and
+    the clean-up, which no generator covers, while KAM is a physical angle. Crops with a flat
+    quality make the network learn the phase from KAM and texture as well, so the quality
+    pattern confirms rather than decides. Non-indexed pixels (exactly 0) stay 0, as in
+    :func:`own_scale`; a crop with none indexed is left as it is. Changes ``x`` in place and
+    returns it.
+    """
+    if not channels or share <= 0 or len(x) == 0:
+        return x
+    pick = np.flatnonzero(rng.uniform(size=len(x)) < share)
+    for i in pick:
+        for c in channels:
+            v = x[i, ..., c]
+            on = v != 0
+            if on.any():
+                v[on] = np.median(v[on])
+    return x
+
+
 def _canonical(name: str) -> str:
     n = str(name).strip().lower()
     if not n:

@@ -253,6 +253,23 @@ def test_own_scale_makes_a_training_crop_what_the_cropped_map_gives_at_predictio
     assert 0.35 < moved < 0.65
 
 
+def test_flatten_quality_keeps_the_level_and_the_unindexed_pixels_and_drops_the_pattern():
+    from ebsdphase.features import flatten_quality
+
+    m = _map(rows=24, cols=20, seed=5, unindexed=((1, 1), (5, 7), (12, 3)))
+    x = np.stack([ChannelRecipe.parse("bs,kam,step").build(m)] * 3)
+    y = flatten_quality(x.copy(), [0], np.random.default_rng(0), share=1.0)
+    for got, was in zip(y, x):
+        on = was[..., 0] != 0
+        assert np.count_nonzero(~on) == 3 and np.all(got[~on, 0] == 0)  # non-indexed stay 0
+        assert np.all(got[on, 0] == np.median(was[on, 0])) and np.ptp(was[on, 0]) > 0.1
+        np.testing.assert_array_equal(got[..., 1:], was[..., 1:])  # KAM and step untouched
+    np.testing.assert_array_equal(flatten_quality(x.copy(), [0], np.random.default_rng(0), share=0.0), x)
+    some = flatten_quality(np.repeat(x[:1], 200, axis=0), [0], np.random.default_rng(1), share=0.3)
+    flat = np.mean([np.ptp(c[c[..., 0] != 0, 0]) == 0 for c in some])
+    assert 0.2 < flat < 0.4
+
+
 def test_step_channel_is_log2_of_the_step_everywhere_even_on_non_indexed_pixels():
     m = _map()
     m.step = (0.4, 0.4)

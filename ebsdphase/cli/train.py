@@ -44,6 +44,9 @@ def command(
     own_scale: float = typer.Option(0.0, "--own-scale", help="Share of training crops (0-1) whose quality "
                                     "channels are re-scaled over the crop's own 98th percentile, as a "
                                     "crop or a one-phase map is when predicted (0: none)."),
+    quality_dropout: float = typer.Option(0.0, "--quality-dropout", help="Share of training crops (0-1) whose "
+                                          "quality channels are flattened to their median, so the model "
+                                          "also learns the phase from KAM and texture alone (0: none)."),
     random_orientation: bool = typer.Option(False, "--random-orientation", help="Quaternion inputs: turn each "
                                             "training crop by a random sample rotation (re-homogenised) and a "
                                             "random symmetry of the square, so the model cannot learn the "
@@ -72,15 +75,15 @@ def command(
     out = pick_output(output, out_alias)
     params = parse_params(param)
     if resume and (arch or params or init or own_scale != 0.0 or quality_gain != QUALITY_GAIN
-                   or random_orientation or keep_epochs):
+                   or quality_dropout != 0.0 or random_orientation or keep_epochs):
         warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, "
-             "--own-scale, --quality-gain, --random-orientation and --keep-epochs are ignored")
+             "--own-scale, --quality-gain, --quality-dropout, --random-orientation and --keep-epochs are ignored")
     try:
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
                        dihedral=dihedral, smooth=smooth, distribute=distribute,
-                       quality_gain=quality_gain, own_scale=own_scale,
+                       quality_gain=quality_gain, own_scale=own_scale, quality_dropout=quality_dropout,
                        random_orientation=random_orientation, keep_epochs=keep_epochs)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "

@@ -134,17 +134,21 @@ def applied_settings(config: dict) -> dict:
     return {"class_weight": config.get("class_weight", "none"),
             "quality_gain": float(config.get("quality_gain", QUALITY_GAIN)),
             "own_scale": float(config.get("own_scale", 0.0)),
+            "quality_dropout": float(config.get("quality_dropout", 0.0)),
             "random_orientation": bool(config.get("random_orientation", False))}
 
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
                   dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
-                  own: float = 0.0, orient: list[int] | None = None, grain_angle: float = 3.0):
+                  own: float = 0.0, orient: list[int] | None = None, grain_angle: float = 3.0,
+                  flat: float = 0.0):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, in [1/gain, gain], see
     :func:`ebsdphase.features.relative_jitter`); ``own``: the share of crops whose ``jitter``
     channels are first re-scaled over the crop's own percentile (:func:`ebsdphase.features.own_scale`);
+    ``flat``: the share of crops whose ``jitter`` channels are flattened to their median
+    (:func:`ebsdphase.features.flatten_quality`);
     ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
     random symmetry of the square each epoch (square crops only); ``orient``: the four
     quaternion channels of each crop turned by a random sample rotation (uniform over all
@@ -154,7 +158,7 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
     that weigh nothing (data parallelism splits every batch evenly; no crop is left out)."""
     import keras
 
-    from ebsdphase.features import own_scale, relative_jitter
+    from ebsdphase.features import flatten_quality, own_scale, relative_jitter
 
     class CropBatches(keras.utils.PyDataset):
         """Batches of crops read from the HDF5 file on demand; unlabelled pixels weigh 0."""
@@ -182,6 +186,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
                 own_scale(x, jitter, np.random.default_rng([seed, self.epoch, index, 13]), own)
             if jitter and gain > 1:  # gain 1: neither gain nor offset
                 relative_jitter(x, jitter, np.random.default_rng([seed, self.epoch, index, 7]), gain=gain)
+            if jitter and flat > 0:
+                flatten_quality(x, jitter, np.random.default_rng([seed, self.epoch, index, 19]), flat)
             y = np.asarray(labels[idx.tolist()])
             if dihedral:
                 x, y = _dihedral(x, y, np.random.default_rng([seed, self.epoch, index, 11]))
@@ -466,7 +472,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           resume: bool = False, init: Any = None, progress: bool = False,
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
-          random_orientation: bool = False, keep_epochs: bool = False,
+          random_orientation: bool = False, keep_epochs: bool = False, quality_dropout: float = 0.0,
           callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
@@ -484,7 +490,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     network decides on contrast rather than on one level of its map's scale (which moves
     a little with the phase balance); ``own_scale``: the share of training crops whose quality
     channels are re-scaled over the crop's own 98th percentile first, as a crop or a
-    one-phase map is at prediction (0: none); ``random_orientation``: quaternion inputs of
+    one-phase map is at prediction (0: none); ``quality_dropout``: the share of training crops
+    whose quality channels are flattened to their median (the pattern removed, the level
+    kept), so that the network also learns the phase without it (0: none);
+    ``random_orientation``: quaternion inputs of
     each training crop turned by a random sample rotation (and the crop by a random symmetry
     of the square), so that the network learns from misorientations and grain shapes, not
     from the absolute orientations of its training maps. ``keep_epochs``: every epoch's model
@@ -561,6 +570,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "dihedral": bool(dihedral),
             "quality_gain": float(quality_gain),
             "own_scale": float(own_scale),
+            "quality_dropout": float(quality_dropout),
             "random_orientation": bool(random_orientation),
             "keep_epochs": bool(keep_epochs),
             "smooth": None if smooth in (None, "none") else smooth,
@@ -577,6 +587,9 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             raise EbsdphaseError(f"quality_gain={config['quality_gain']}: choose a gain from 1 (none) to 4")
         if not 0.0 <= config["own_scale"] <= 1.0:
             raise EbsdphaseError(f"own_scale={config['own_scale']}: choose a share of the crops from 0 to 1")
+        if not 0.0 <= config["quality_dropout"] < 1.0:
+            raise EbsdphaseError(f"quality_dropout={config['quality_dropout']}: choose a share of the crops "
+                                 "from 0 to under 1")
 
     # a resumed run (or one restarted from its saved settings) keeps its own choice
     config.setdefault("distribute", bool(distribute))
@@ -678,7 +691,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
     run.train_batches = _make_batches(train_x, train_y, n_classes, config["batch_size"], config["seed"], True,
                                       jitter, weights, turn, devices=devices,
                                       gain=applied["quality_gain"], own=applied["own_scale"],
-                                      orient=orient, grain_angle=float(recipe.get("grain_angle", 3.0)))
+                                      orient=orient, grain_angle=float(recipe.get("grain_angle", 3.0)),
+                                      flat=applied["quality_dropout"])
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val

@@ -430,6 +430,26 @@ def test_a_run_records_its_own_scale_and_refuses_a_share_outside_0_1(dataset, re
         train(dataset, tmp_path / "run", params=TINY, epochs=1, own_scale=1.5)
 
 
+def test_quality_dropout_flattens_that_share_of_the_training_crops_and_is_recorded(dataset, reference_run,
+                                                                                   tmp_path):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.training.loop import _make_batches, train
+
+    n = 200
+    rng = np.random.default_rng(3)
+    x = np.stack([rng.uniform(0.2, 1.0, (n, 6, 6)), rng.uniform(0, 2, (n, 6, 6))], axis=-1).astype(np.float32)
+    y = np.zeros((n, 6, 6), np.uint8)
+    bx, _, _ = _make_batches(x, y, 2, n, seed=0, shuffle=False, jitter=[0], gain=1.0, flat=0.5)[0]
+    flat = np.array([np.ptp(c[..., 0]) == 0 for c in bx])
+    assert 0.4 < flat.mean() < 0.6
+    np.testing.assert_array_equal(bx[~flat], x[~flat])  # the others as they were
+    np.testing.assert_array_equal(bx[..., 1], x[..., 1])  # KAM never
+    prov = json.loads(reference_run.bundle.read_text())["provenance"]
+    assert prov["quality_dropout"] == 0.0
+    with pytest.raises(EbsdphaseError, match="quality_dropout=1.0"):
+        train(dataset, tmp_path / "run", params=TINY, epochs=1, quality_dropout=1.0)
+
+
 def _homogenised_crops(n: int = 4, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """n crops of a synthetic map's homogenised quaternions (channels 0-3) and a constant
     step channel (4); non-indexed pixels are 0."""
