@@ -338,16 +338,7 @@ def own_scale(x: np.ndarray, channels: list[int], rng: np.random.Generator, shar
     exact for the recipes' ``unindexed_value`` 0 and quality channels, which are > 0 where
     indexed. Changes ``x`` in place and returns it.
     """
-    if not channels or share <= 0 or len(x) == 0:
-        return x
-    pick = np.flatnonzero(rng.uniform(size=len(x)) < share)
-    for i in pick:
-        for c in channels:
-            v = x[i, ..., c]
-            on = v[v != 0]
-            if on.size:
-                x[i, ..., c] = v / np.float32(_quality_scale(on))
-    return x
+    return _remap_indexed(x, channels, rng, share, lambda on: on / np.float32(_quality_scale(on)))
 
 
 def flatten_quality(x: np.ndarray, channels: list[int], rng: np.random.Generator, share: float) -> np.ndarray:
@@ -362,6 +353,14 @@ def flatten_quality(x: np.ndarray, channels: list[int], rng: np.random.Generator
     :func:`own_scale`; a crop with none indexed is left as it is. Changes ``x`` in place and
     returns it.
     """
+    return _remap_indexed(x, channels, rng, share, np.median)
+
+
+def _remap_indexed(x: np.ndarray, channels: list[int], rng: np.random.Generator, share: float,
+                   remap) -> np.ndarray:
+    """For a random ``share`` of the crops of a (n, H, W, C) batch, each of ``channels``'
+    indexed (non-zero) values replaced by ``remap(values)``, in place (one crop chosen per
+    uniform draw, so a given rng picks the same crops whatever ``remap`` is)."""
     if not channels or share <= 0 or len(x) == 0:
         return x
     pick = np.flatnonzero(rng.uniform(size=len(x)) < share)
@@ -370,7 +369,7 @@ def flatten_quality(x: np.ndarray, channels: list[int], rng: np.random.Generator
             v = x[i, ..., c]
             on = v != 0
             if on.any():
-                v[on] = np.median(v[on])
+                v[on] = remap(v[on])
     return x
 
 
