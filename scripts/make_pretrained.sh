@@ -40,8 +40,8 @@
 #   --keep-epochs (the other options as above),
 #   epoch 7 chosen by `python scripts/crop_validation.py WORK/run-ro2-quat/epochs/epoch-*
 #   --step 0.05 0.1 0.2` (whole validation maps), run-synth-quat pointing at epochs/epoch-007
-# then this script again (for finished runs it only chooses finest_step_um on validation maps and
-# evaluates), `python scripts/register_pretrained.py
+# then this script again (for finished runs it only chooses finest_step_um and the smoothing
+# on validation maps, and evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
 #
 # Everything goes through the public commands (synth -> prepare -> train -> evaluate), so the
@@ -108,6 +108,10 @@ for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
   if ! grep -q sublattice_validation "$work/run-$name/$name.json"; then
     # on validation maps: should maps finer than ~0.1 um be predicted on sub-lattices?
     python "$(dirname "$0")/sublattice_validation.py" "$work/run-$name" --write
+  fi
+  if ! grep -q smooth_validation "$work/run-$name/$name.json"; then
+    # on the same validation maps: pixel answers, or half pixel half grain (--smooth soft)?
+    python "$(dirname "$0")/smooth_validation.py" "$work/run-$name" --write
   fi
   ebsdphase evaluate --model "$work/run-$name" "$work"/test/*.ctf -o "$work/eval-$name" \
     --group-by '^synth_([a-z0-9]+)_' | tail -n 30

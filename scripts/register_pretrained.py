@@ -77,6 +77,11 @@ def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
                else f"`, best validation epoch {prov['epoch']})"))
 
 
+#: the card's description when ``scripts/smooth_validation.py --write`` chose ``smooth: soft``
+SOFT_NOTE = ("; each pixel's probabilities are averaged half and half with its grain's mean "
+             "(smooth: soft, chosen on validation maps: scripts/smooth_validation.py)")
+
+
 def main(work: Path) -> None:
     for run in sorted(work.glob("run-synth-*")):
         key = run.name.removeprefix("run-synth-")
@@ -105,6 +110,7 @@ def main(work: Path) -> None:
                         + (f"; maps finer than {card['finest_step_um']:g} um are predicted on "
                            "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
                            if card.get("finest_step_um") else "")
+                        + SOFT_NOTE * (card.get("smooth") == "soft")
                         + tuned + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",

@@ -32,8 +32,10 @@ def command(
     grains: bool = typer.Option(False, "--grains", help="Also write <stem>.grains.csv (grain, area um^2, "
                                 "centroid, phase, mean probability, KAM, quality) and grain fractions."),
     smooth: str = typer.Option("card", "--smooth", help="'grains': every pixel takes its grain's phase "
-                               "(grains at 2 deg); 'none': pixel answers; 'card' (default): what the "
-                               "model's card says (models made by `train` smooth by grains)."),
+                               "(grains at 2 deg); 'soft': each pixel's probabilities averaged half and "
+                               "half with its grain's mean; 'none': pixel answers; 'card' (default): what "
+                               "the model's card says (models made by `train`: grains; the pretrained "
+                               "models with KAM or quaternions: soft)."),
     figure: bool = typer.Option(False, "--figure", help="Also write <stem>.figure.png: quality, KAM, IPF-Z, "
                                 "the phases with a legend and the uncertainty, with scale bars."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average over the 8 symmetries of "

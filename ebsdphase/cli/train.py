@@ -35,7 +35,8 @@ def command(
     class_weight: str = typer.Option("balanced", "--class-weight", help="balanced (default: every class weighs "
                                      "the same in the loss, however rare) or none (the paper's)."),
     smooth: str = typer.Option("grains", "--smooth", help="How `predict` post-processes this model's answers "
-                               "(recorded in the card): 'grains' (default; each grain one phase) or 'none'."),
+                               "(recorded in the card): 'grains' (default; each grain one phase), 'soft' "
+                               "(each pixel's probabilities averaged with its grain's mean) or 'none'."),
     dihedral: bool = typer.Option(True, "--dihedral/--no-dihedral", help="Turn every crop by a fresh random "
                                   "symmetry of the square each epoch (inputs without quaternions)."),
     quality_gain: float = typer.Option(QUALITY_GAIN, "--quality-gain", help="Random gain in [1/G, G] on each training "

@@ -30,6 +30,9 @@ WEIGHTS_SUFFIX = ".weights.h5"
 CARD_SUFFIX = ".json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REQUIRED = ("name", "architecture", "params", "recipe", "classes")
+#: what a card's "smooth" may ask of ``predict``: "grains" (each grain one phase) or "soft"
+#: (each pixel's probabilities averaged with its grain's mean)
+SMOOTH_MODES = ("grains", "soft")
 
 
 class Bundle:
@@ -114,9 +117,10 @@ class Bundle:
 
     @property
     def smooth(self) -> str | None:
-        """The post-processing the model was trained for ("grains"), or None."""
+        """The post-processing the model's answers are meant for (one of :data:`SMOOTH_MODES`),
+        or None."""
         value = self.card.get("smooth")
-        return value if value in ("grains",) else None
+        return value if value in SMOOTH_MODES else None
 
     @property
     def metrics(self) -> dict:
@@ -269,7 +273,7 @@ def save_bundle(model, folder, name: str, architecture: str, params: dict | None
                 training_ranges: dict | None = None, smooth: str | None = None) -> Path:
     """Write ``<folder>/<name>.weights.h5`` and ``<folder>/<name>.json``; return the card path.
 
-    ``smooth`` ("grains" or None) is how the model's pixel answers are meant to be post-
+    ``smooth`` (one of :data:`SMOOTH_MODES` or None) is how the model's pixel answers are meant to be post-
     processed; ``predict`` applies it unless told otherwise.
 
     ``recipe`` and ``classes`` may be a ChannelRecipe / ClassSet or their dicts. The weights

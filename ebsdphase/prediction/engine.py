@@ -260,8 +260,8 @@ def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = 
 
     ``model`` is a bundle, a bundle folder/card path or a pretrained name; ``tta``
     averages over the 8 grid symmetries (:func:`tta_probabilities`); ``smooth``: "grains"
-    gives every grain the phase of its pixels' mean probability, None or "none" keeps the
-    pixel answers, "card" (default) does what the model's card says. Returns a
+    gives every grain the phase of its pixels' mean probability, "soft" averages each
+    pixel's probabilities with its grain's mean, None or "none" keeps the pixel answers, "card" (default) does what the model's card says. Returns a
     :class:`Prediction` with ``classes`` (rows, cols) uint8, ``probabilities``
     (rows, cols, K) float32 and ``entropy`` (rows, cols) float32 (softmax entropy / ln K).
     """
@@ -276,23 +276,27 @@ def predict(ebsd, model, tile: int | None = None, overlap: int = 0, tta: bool = 
 
 def resolve_smooth(bundle, smooth: str | None) -> str | None:
     """"card" -> the model's own choice; "none" -> None; else checked."""
+    from ebsdphase.models.bundle import SMOOTH_MODES
+
     if smooth == "card":
         return bundle.smooth
     if smooth in (None, "none"):
         return None
-    if smooth != "grains":
-        raise EbsdphaseError(f"smooth={smooth!r}: choose grains, none or card")
+    if smooth not in SMOOTH_MODES:
+        raise EbsdphaseError(f"smooth={smooth!r}: choose {', '.join(SMOOTH_MODES)}, none or card")
     return smooth
 
 
 def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card", table=None) -> Prediction:
     """``pred`` smoothed by grains when ``smooth`` (or the card) asks for it; ``table``: the
     map's :class:`~ebsdphase.prediction.grains.GrainTable` when the caller has it already."""
-    if resolve_smooth(bundle, smooth) != "grains":
+    mode = resolve_smooth(bundle, smooth)
+    if mode is None:
         return pred
-    from ebsdphase.prediction.grains import grain_table, smooth_by_grains
+    from ebsdphase.prediction.grains import blend_with_grains, grain_table, smooth_by_grains
 
-    return smooth_by_grains(pred, table if table is not None else grain_table(pred, ebsd))
+    table = table if table is not None else grain_table(pred, ebsd)
+    return smooth_by_grains(pred, table) if mode == "grains" else blend_with_grains(pred, table)
 
 
 def predict_many(maps: Sequence, model, batch_pixels: int = BATCH_PIXELS) -> list[Prediction]:

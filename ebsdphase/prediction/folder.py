@@ -163,9 +163,10 @@ def predict_paths(
     ``on_map(stem, status)`` is called after each map ("done", "up to date", "failed").
     ``grains`` also writes ``<stem>.grains.csv`` (one row per grain, see
     :mod:`ebsdphase.prediction.grains`) and grain-based fractions in ``fractions.csv``;
-    ``smooth="grains"`` gives every pixel its grain's phase, ``"none"`` keeps the pixel
+    ``smooth="grains"`` gives every pixel its grain's phase, ``"soft"`` averages each pixel's
+    probabilities with its grain's mean, ``"none"`` keeps the pixel
     answers, ``"card"`` (default) does what the model's card says (``train`` records
-    ``grains``; the pretrained models record nothing).
+    ``grains``; the pretrained models with KAM or quaternions ``soft``).
     ``figures`` also writes ``<stem>.figure.png`` (quality, KAM, IPF-Z, phases with legend,
     uncertainty; scale bars; :func:`ebsdphase.plots.map_figure`).
     ``tta`` averages each map over the 8 grid symmetries (8 forward passes per map,
@@ -361,7 +362,7 @@ def finalize(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions):
     table (None unless grains or smoothing need it)."""
     pred = wrap_probabilities(bundle, p.ebsd, probs)
     table = None
-    if opts.grains or opts.smooth == "grains":  # one grain table for the vote and the CSV
+    if opts.grains or opts.smooth is not None:  # one grain table for the vote and the CSV
         from ebsdphase.prediction.grains import grain_table
 
         table = grain_table(pred, p.ebsd)

@@ -9,7 +9,10 @@ probability, the mean KAM (3 x 3, 3 deg) and the mean of the map's quality chann
 
 :func:`smooth_by_grains` gives every pixel of a grain the grain's phase (``predict
 --smooth grains``): the phase boundaries then follow grain boundaries, as an expert's
-labelling does.
+labelling does. :func:`blend_with_grains` (``--smooth soft``) averages each pixel's
+probabilities half and half with its grain's mean: a pixel the network is unsure of takes
+its grain's phase, a confident one keeps its own, and a grain whose mean sits near 0.5
+(as a grain cut by a crop's edge may) does not flip as a whole.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from ebsdphase.core.atomic import write_text_atomic
 
 #: grain boundary angle (degrees), as ``label --grain-angle``
 GRAIN_ANGLE = 2.0
+#: weight of a pixel's own probabilities in ``--smooth soft`` (the rest: its grain's mean);
+#: chosen on validation maps only (seeds 6100-6103, README "Half pixel, half grain")
+SOFT_PIXEL_WEIGHT = 0.5
 #: grains smaller than this (pixels) are merged into their neighbour of the same crystal
 #: phase: one- and two-pixel "grains" (noise, lath fragments) would dominate the count
 MIN_SIZE = 5
@@ -49,6 +55,7 @@ class GrainTable:
     quality: np.ndarray | None
     quality_name: str | None
     grain_ids: np.ndarray        # (rows, cols) the grain of every pixel, -1 not indexed
+    mean_probabilities: np.ndarray  # (grains, K) mean probability of every class
 
     def fractions(self) -> dict[str, dict[str, float]]:
         """{"by_area": {class: share}, "by_count": {class: share}} over the grains."""
@@ -112,7 +119,7 @@ def grain_table(pred, ebsd, angle: float = GRAIN_ANGLE, min_size: int = MIN_SIZE
         x_um=_means(gid, cols, n, counts) * sx, y_um=_means(gid, rows, n, counts) * sy,
         phase=phase, probability=mean_p[np.arange(n), phase] if n else np.zeros(0),
         kam_deg=_means(gid, kam(ebsd, 1, 3.0), n, counts), quality=quality, quality_name=qname,
-        grain_ids=gid)
+        grain_ids=gid, mean_probabilities=mean_p.reshape(n, probs.shape[-1]))
 
 
 def smooth_by_grains(pred, table: GrainTable):
@@ -121,6 +128,21 @@ def smooth_by_grains(pred, table: GrainTable):
     ok = table.grain_ids >= 0
     classes[ok] = table.phase[table.grain_ids[ok]]
     return dataclasses.replace(pred, classes=classes)
+
+
+def blend_with_grains(pred, table: GrainTable, pixel_weight: float = SOFT_PIXEL_WEIGHT):
+    """``pred`` with every indexed pixel's probabilities replaced by ``pixel_weight`` x its own
+    + (1 - ``pixel_weight``) x its grain's mean (classes and entropy follow); non-indexed
+    pixels keep theirs."""
+    from ebsdphase.prediction.result import from_probabilities
+
+    probs = np.array(pred.probabilities, dtype=np.float32, copy=True)
+    ok = table.grain_ids >= 0
+    grain = table.mean_probabilities[table.grain_ids[ok]].astype(np.float32)
+    probs[ok] = np.float32(pixel_weight) * probs[ok] + np.float32(1.0 - pixel_weight) * grain
+    fresh = from_probabilities(probs)
+    return dataclasses.replace(pred, classes=fresh.classes, probabilities=fresh.probabilities,
+                               entropy=fresh.entropy)
 
 
 def write_grains_csv(path: str | os.PathLike, table: GrainTable) -> Path:

@@ -38,6 +38,7 @@ from ebsdphase.core.classes import UNLABELLED
 from ebsdphase.dataset.io import open_dataset
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.features import QUALITY_GAIN, QUAT_LABELS
+from ebsdphase.models.bundle import SMOOTH_MODES
 
 OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
@@ -590,6 +591,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if not 0.0 <= config["quality_dropout"] < 1.0:
             raise EbsdphaseError(f"quality_dropout={config['quality_dropout']}: choose a share of the crops "
                                  "from 0 to under 1")
+        if config["smooth"] is not None and config["smooth"] not in SMOOTH_MODES:
+            raise EbsdphaseError(f"smooth={config['smooth']!r}: choose {', '.join(SMOOTH_MODES)} or none")
 
     # a resumed run (or one restarted from its saved settings) keeps its own choice
     config.setdefault("distribute", bool(distribute))

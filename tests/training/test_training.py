@@ -534,3 +534,12 @@ def test_quaternion_crops_turn_with_the_grid_only_under_random_orientation(rando
     assert args[8] is random_orientation  # dihedral
     assert kwargs["orient"] == ([0, 1, 2, 3] if random_orientation else None)
     assert kwargs["grain_angle"] == 4.5
+
+
+def test_a_run_refuses_a_smoothing_predict_does_not_know(dataset, tmp_path):
+    """A misspelt --smooth would otherwise be recorded in the card and silently ignored."""
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.training.loop import train
+
+    with pytest.raises(EbsdphaseError, match="smooth='grain'"):
+        train(dataset, tmp_path / "run", params=TINY, epochs=1, smooth="grain")
