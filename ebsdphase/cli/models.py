@@ -102,6 +102,11 @@ def info_command(
     if summary.get("finest_step_um"):
         head.add_row("sub-lattices", f"maps finer than {summary['finest_step_um']:g} um are predicted on "
                      "sub-lattices at a coarser step")
+    if summary.get("smooth"):
+        head.add_row("smoothing", {"soft": "each pixel's probabilities averaged half and half with its grain's "
+                                           "mean (predict --smooth none: pixel answers)",
+                                   "grains": "each grain one phase (predict --smooth none: pixel answers)"}
+                     [summary["smooth"]])
     for k, v in summary["metrics"].items():
         if isinstance(v, dict):  # a table of its own (held-out test, validation): --json shows it
             head.add_row(k, "see --json")

@@ -177,6 +177,7 @@ class Bundle:
             "metrics": self.metrics,
             "training_ranges": self.training_ranges,
             "finest_step_um": self.finest_step_um,
+            "smooth": self.smooth,
             "provenance": self.provenance,
             "ebsdphase_version": self.card.get("ebsdphase_version"),
         }

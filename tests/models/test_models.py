@@ -273,6 +273,9 @@ def test_models_info(tmp_path):
     res = runner.invoke(app, ["models", "info", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["channels"] == ["bs", "kam"]
+    assert json.loads(res.output)["smooth"] is None  # its card asks for no smoothing
+    res = runner.invoke(app, ["models", "info", "dp-kam"])  # a pretrained card that asks for it
+    assert res.exit_code == 0 and "smoothing" in res.output and "half and half" in res.output
     res = runner.invoke(app, ["models", "info", "nothing-called-this"])
     assert res.exit_code == 2 and "pretrained models:" in res.output
 

@@ -59,19 +59,26 @@ def test_smoothing_by_grains_gives_each_grain_one_phase(tmp_path):
         assert len(np.unique(pred.classes[gid == g])) == 1
 
 
-def test_a_card_that_asks_for_grain_smoothing_gets_it_unless_told_otherwise(tmp_path_factory, tmp_path):
+def _tiny_card_asking(smooth: str, tmp_path_factory, tmp_path):
+    """(the tiny bundle's card, a copy of it whose card asks for ``smooth``)."""
     import json
     import shutil
 
     from _tinymodel import tiny_bundle
-    from ebsdphase.crystal import grains
-    from ebsdphase.prediction.engine import predict
 
     card = tiny_bundle(tmp_path_factory)
     data = json.loads(card.read_text())
-    data["smooth"] = "grains"
+    data["smooth"] = smooth
     (tmp_path / "tiny.json").write_text(json.dumps(data))
     shutil.copy(card.parent / "tiny.weights.h5", tmp_path / "tiny.weights.h5")
+    return card, tmp_path / "tiny.json"
+
+
+def test_a_card_that_asks_for_grain_smoothing_gets_it_unless_told_otherwise(tmp_path_factory, tmp_path):
+    from ebsdphase.crystal import grains
+    from ebsdphase.prediction.engine import predict
+
+    card, _ = _tiny_card_asking("grains", tmp_path_factory, tmp_path)
     ebsd = read_map(example_map())
     gid = np.asarray(grains(ebsd, 2.0, 5))
     multi = [g for g in np.unique(gid[gid >= 0]) if (gid == g).sum() > 20][:100]
@@ -115,18 +122,10 @@ def test_soft_smoothing_averages_each_pixel_with_its_grain_and_keeps_what_both_a
 
 
 def test_a_card_that_asks_for_soft_smoothing_gets_it_unless_told_otherwise(tmp_path_factory, tmp_path):
-    import json
-    import shutil
-
-    from _tinymodel import tiny_bundle
     from ebsdphase.prediction.engine import predict
     from ebsdphase.prediction.grains import blend_with_grains, grain_table
 
-    card = tiny_bundle(tmp_path_factory)
-    data = json.loads(card.read_text())
-    data["smooth"] = "soft"
-    (tmp_path / "tiny.json").write_text(json.dumps(data))
-    shutil.copy(card.parent / "tiny.weights.h5", tmp_path / "tiny.weights.h5")
+    card, _ = _tiny_card_asking("soft", tmp_path_factory, tmp_path)
     ebsd = read_map(example_map())
     pixels = predict(ebsd, tmp_path / "tiny.json", smooth="none")
     want = blend_with_grains(pixels, grain_table(pixels, ebsd))
