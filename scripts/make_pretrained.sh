@@ -113,6 +113,11 @@ for channels in ${MODELS:-kam quality+kam bs+kam quat bs bc}; do
     # on the same validation maps: pixel answers, or half pixel half grain (--smooth soft)?
     python "$(dirname "$0")/smooth_validation.py" "$work/run-$name" --write
   fi
+  if ! grep -q extent_validation "$work/run-$name/$name.json"; then
+    # on the same validation maps, as the card now predicts: from what field of view do
+    # crops agree with the whole map? (smaller maps get a warning)
+    python "$(dirname "$0")/extent_validation.py" "$work/run-$name" --write
+  fi
   ebsdphase evaluate --model "$work/run-$name" "$work"/test/*.ctf -o "$work/eval-$name" \
     --group-by '^synth_([a-z0-9]+)_' | tail -n 30
 done

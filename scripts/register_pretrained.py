@@ -111,6 +111,9 @@ def main(work: Path) -> None:
                            "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
                            if card.get("finest_step_um") else "")
                         + SOFT_NOTE * (card.get("smooth") == "soft")
+                        + (f"; maps whose shorter side is under {card['min_extent_um']:g} um are predicted "
+                           "with a warning (crops of such a size disagree with the whole map: "
+                           "scripts/extent_validation.py)" if card.get("min_extent_um") else "")
                         + tuned + ". Not trained on real maps: it is checked on the "
                         "known-phase real maps of benchmarks/bench_real.py, but check it on yours "
                         "with `ebsdphase evaluate` before trusting fractions.",

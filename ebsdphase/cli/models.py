@@ -102,6 +102,9 @@ def info_command(
     if summary.get("finest_step_um"):
         head.add_row("sub-lattices", f"maps finer than {summary['finest_step_um']:g} um are predicted on "
                      "sub-lattices at a coarser step")
+    if summary.get("min_extent_um"):
+        head.add_row("smallest map", f"{summary['min_extent_um']:g} um field of view; smaller maps (crops) are "
+                     "predicted with a warning")
     if summary.get("smooth"):
         head.add_row("smoothing", {"soft": "each pixel's probabilities averaged half and half with its grain's "
                                            "mean (predict --smooth none: pixel answers)",

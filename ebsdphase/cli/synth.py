@@ -47,8 +47,9 @@ def command(
     size: str = typer.Option("856x1136", "--size", help="Map size ROWSxCOLS in pixels."),
     step: Optional[float] = typer.Option(None, "--step", help="Step size in micrometres "
                                          "(default: 0.1, or drawn per map by --preset random)."),
-    ferrite: Optional[float] = typer.Option(None, "--ferrite", help="Ferrite area fraction 0-1 "
-                                            "(default: the preset's)."),
+    ferrite: Optional[str] = typer.Option(None, "--ferrite", help="Ferrite area fraction: F (0-1), or "
+                                          "LOW-HIGH drawn per map (default: the preset's; random draws "
+                                          "0-1, a fifth of its maps single-phase)."),
     vendor: Optional[str] = typer.Option(None, "--vendor", help="oxford (BC, BS, MAD; .ctf) or edax "
                                          "(IQ, CI, Fit; .ebsd.h5). Default: the preset's."),
     cleaned: Optional[bool] = typer.Option(None, "--cleaned/--raw", help="Fill non-indexed pixels from "
@@ -70,16 +71,16 @@ def command(
 
     shape = parse_size(size)
     get_preset(preset)  # fail on a bad name before the progress bar starts
-    overrides = {k: v for k, v in {"ferrite_fraction": ferrite, "vendor": vendor, "cleaned": cleaned,
+    overrides = {k: v for k, v in {"vendor": vendor, "cleaned": cleaned,
                                    "ferrite_deformation": deformed}.items() if v is not None}
-    if ferrite is not None and not 0.0 <= ferrite <= 1.0:
-        raise EbsdphaseError(f"--ferrite must be in [0, 1], got {ferrite}")
     if vendor is not None and vendor not in ("oxford", "edax"):
         raise EbsdphaseError(f"--vendor must be oxford or edax, got {vendor!r}")
     if step is not None and not 0.005 <= step <= 5.0:
         raise EbsdphaseError(f"--step {step} um is outside 0.005-5 um")
     # a range each map draws from; F is the range F-F, the same value for every map
-    ranges = {} if tempered is None else {"tempered_fraction": parse_range(tempered, "--tempered")}
+    ranges = {field: parse_range(text, option) for field, text, option in
+              (("ferrite_fraction", ferrite, "--ferrite"), ("tempered_fraction", tempered, "--tempered"))
+              if text is not None}
     with Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(f"{preset} {shape[0]}x{shape[1]}", total=count)

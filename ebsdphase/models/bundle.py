@@ -101,12 +101,22 @@ class Bundle:
         return dict(self.card.get("training_ranges") or {})
 
     def outside_training(self, ebsd_map) -> list[str]:
-        """Why ``ebsd_map`` lies outside what the model saw (empty: inside, or unknown)."""
+        """Why ``ebsd_map`` lies outside what the model saw or what it answers reliably
+        (empty: inside, or unknown)."""
         from ebsdphase.models import domain
 
-        if not self.training_ranges:
-            return []
-        return domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
+        reasons = domain.too_small(ebsd_map, self.min_extent_um)
+        if self.training_ranges:
+            reasons += domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
+        return reasons
+
+    @property
+    def min_extent_um(self) -> float | None:
+        """The smallest field of view (shorter side, um) whose answers agree with those of a
+        larger map, measured on validation crops (``scripts/extent_validation.py``); None:
+        not measured."""
+        value = self.card.get("min_extent_um")
+        return float(value) if value else None
 
     @property
     def finest_step_um(self) -> float | None:
@@ -177,6 +187,7 @@ class Bundle:
             "metrics": self.metrics,
             "training_ranges": self.training_ranges,
             "finest_step_um": self.finest_step_um,
+            "min_extent_um": self.min_extent_um,
             "smooth": self.smooth,
             "provenance": self.provenance,
             "ebsdphase_version": self.card.get("ebsdphase_version"),
@@ -226,6 +237,10 @@ def check_card(card: dict, path: Path) -> None:
     names = classes.get("classes") if isinstance(classes, dict) else None
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
         raise EbsdphaseError(f"{path}: classes must list at least two class names, got {classes!r}")
+    extent = card.get("min_extent_um")
+    if extent is not None and (isinstance(extent, bool) or not isinstance(extent, (int, float))
+                               or not 0 < extent < 1e6):
+        raise EbsdphaseError(f"{path}: min_extent_um must be a positive length in um, got {extent!r}")
     n_out = card.get("n_classes", len(names))
     if not isinstance(n_out, int) or n_out != len(names):
         raise EbsdphaseError(f"{path}: {len(names)} class names for a network with {n_out} outputs")

@@ -15,6 +15,10 @@ Statistics (all cheap next to prediction):
     share of indexed pixels;
 ``kam_mean_deg``
     mean KAM of the indexed pixels with the recipe's kernel (only for recipes with KAM).
+
+A card may also say ``min_extent_um``, the smallest field of view (the map's shorter side)
+whose answers agree with those of a larger map (:func:`too_small`): a crop of a few grains
+is then warned about the same way.
 """
 
 from __future__ import annotations
@@ -81,3 +85,21 @@ def outside(stats: dict[str, float], training: dict[str, Any] | None) -> list[st
             reasons.append(f"{_LABELS.get(key, key)} {_fmt(key, value)} "
                            f"(trained on {_fmt(key, lo, False)}-{_fmt(key, hi)})")
     return reasons
+
+
+def extent_um(ebsd: "EBSDMap") -> float:
+    """The map's field of view: its shorter side in micrometres."""
+    return float(min(ebsd.size_um))
+
+
+def too_small(ebsd: "EBSDMap", min_extent_um: float | None) -> list[str]:
+    """One reason when the map's field of view is below the card's ``min_extent_um``: a
+    map of few grains (a crop) is answered differently from the same pixels in a larger
+    map (measured on validation crops, ``scripts/extent_validation.py``)."""
+    if not min_extent_um:
+        return []
+    e = extent_um(ebsd)
+    if e >= min_extent_um:
+        return []
+    return [f"field of view {e:.3g} um (answers hold from {min_extent_um:.3g} um: a smaller map holds "
+            "too few grains)"]

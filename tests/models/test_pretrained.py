@@ -79,6 +79,22 @@ def test_every_model_of_recipe_v2_is_registered_with_its_training_ranges():
         assert r["indexed_fraction"][0] <= 0.75 and r["indexed_fraction"][1] == 1.0, (name, r)
 
 
+def test_every_model_says_from_what_field_of_view_its_answers_hold():
+    """scripts/extent_validation.py's rule, checked against the figures the card keeps: at
+    the card's min_extent_um and every larger crop size 95 % of the validation crops agree
+    with the whole map on >= 97 % of their pixels, and at the next smaller size they do not."""
+    from ebsdphase.models.bundle import load_bundle
+
+    for name in NEW_MODELS:
+        b = load_bundle(name)
+        rows = b.metrics["extent_validation"]["figures"]
+        assert b.min_extent_um == b.metrics["extent_validation"]["min_extent_um"], name
+        held = [r["extent_um"] for r in rows if r["extent_um"] >= b.min_extent_um]
+        assert held and all(r["p5"] >= 0.97 for r in rows if r["extent_um"] in held), name
+        smaller = [r for r in rows if r["extent_um"] < b.min_extent_um]
+        assert smaller and smaller[-1]["p5"] < 0.97, name
+
+
 @pytest.fixture(scope="module")
 def invariance_maps():
     """One synthetic map per paper preset, seeds never used in training."""

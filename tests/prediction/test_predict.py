@@ -298,6 +298,37 @@ def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bu
         "step 1.5 um (trained on 0.05-0.5 um)"]
 
 
+def test_a_map_smaller_than_the_cards_field_of_view_is_warned_about(bundle, tmp_path):
+    """A card that says from what field of view its answers hold (min_extent_um): a crop
+    below it is still predicted, with the reason in outside_training; the map it was cut
+    from, and the same crop under a card without the field, are not warned about."""
+    import json
+    import shutil
+
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.prediction.engine import predict
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle.folder, model)
+    card = json.loads((model / "tiny.json").read_text())
+    card["min_extent_um"] = 4.0
+    (model / "tiny.json").write_text(json.dumps(card))
+    sized = load_bundle(model)
+    ebsd, _ = blob_map(33)  # 48 x 64 at 0.1 um: 4.8 x 6.4 um
+    crop = ebsd[:32, :64]   # 3.2 um high
+    assert predict(ebsd, sized).outside_training == []
+    why = predict(crop, sized).outside_training
+    assert why == ["field of view 3.2 um (answers hold from 4 um: a smaller map holds too few grains)"]
+    assert predict(crop, bundle).outside_training == []
+    # the crop's phase map is the same as without the warning: a warning, not a refusal
+    assert np.array_equal(predict(crop, sized).classes, predict(crop, bundle).classes)
+    card["min_extent_um"] = -1
+    (model / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(EbsdphaseError, match="min_extent_um must be a positive length"):
+        load_bundle(model)
+
+
 def test_tta_is_equivariant_under_every_grid_symmetry(bundle):
     """Averaging over the 8 symmetries must make the answer turn with the map: predicting a
     turned map with --tta gives the turned --tta prediction of the map."""

@@ -279,7 +279,8 @@ def test_synth_cli_random_writes_ctf_and_ebsd_h5(tmp_path):
     assert bad.exit_code == 2 and "oxford or edax" in bad.output
 
 
-def test_synth_tempered_range_draws_per_map_and_leaves_the_other_draws_alone(tmp_path):
+@pytest.mark.parametrize("option, field", [("--tempered", "tempered_fraction"), ("--ferrite", "ferrite_fraction")])
+def test_synth_range_options_draw_per_map_and_leave_the_other_draws_alone(tmp_path, option, field):
     import json
 
     from typer.testing import CliRunner
@@ -293,17 +294,16 @@ def test_synth_tempered_range_draws_per_map_and_leaves_the_other_draws_alone(tmp
         return [json.loads(p.read_text())["parameters"] for p in sorted(folder.glob("synth_random_????.json"))]
 
     plain = params(tmp_path / "plain")
-    wide = params(tmp_path / "wide", "--tempered", "0.2-0.3")
-    fixed = params(tmp_path / "fixed", "--tempered", "0.25")
-    drawn = [w["tempered_fraction"] for w in wide]
+    wide = params(tmp_path / "wide", option, "0.2-0.3")
+    fixed = params(tmp_path / "fixed", option, "0.25")
+    drawn = [w[field] for w in wide]
     assert all(0.2 <= t <= 0.3 for t in drawn) and len(set(drawn)) == 3
-    assert all(f["tempered_fraction"] == 0.25 for f in fixed)
+    assert all(f[field] == 0.25 for f in fixed)
     for p, w in zip(plain, wide):
-        # the preset's own draws (fraction, step, vendor, ...) are those of the seed without it
-        assert {k: v for k, v in p.items() if k != "tempered_fraction"} == \
-               {k: v for k, v in w.items() if k != "tempered_fraction"}
-    again = params(tmp_path / "again", "--tempered", "0.2-0.3")
-    assert [a["tempered_fraction"] for a in again] == drawn
+        # the preset's other draws (step, vendor, ...) are those of the seed without it
+        assert {k: v for k, v in p.items() if k != field} == {k: v for k, v in w.items() if k != field}
+    again = params(tmp_path / "again", option, "0.2-0.3")
+    assert [a[field] for a in again] == drawn
     for text in ("0.3-0.2", "1.5", "a-b"):
-        bad = CliRunner().invoke(app, ["synth", str(tmp_path / "bad"), "--tempered", text])
-        assert bad.exit_code == 2 and "--tempered must be" in bad.output, bad.output
+        bad = CliRunner().invoke(app, ["synth", str(tmp_path / "bad"), option, text])
+        assert bad.exit_code == 2 and f"{option} must be" in bad.output, bad.output
