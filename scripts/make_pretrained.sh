@@ -31,6 +31,12 @@
 #   random --count 40 --seed 1300 --size 288x352` and `--count 20 --seed 1400 --vendor oxford`,
 #   `prepare WORK/train/*.ctf WORK/extra/*.ctf --channels bs,kam,step --crop 96 --split-by map
 #   --val-maps M ...` for the 9 validation maps of ds-synth-bs-kam.h5 (best epoch 6 of 8)
+#   and once more (2026-12-07) on WORK/ds3-synth-bs-kam.h5: those maps plus 20 Oxford maps with
+#   little ferrite (`synth WORK/lowfe --preset random --count 20 --seed 1500 --vendor oxford
+#   --ferrite 0.05-0.3 --size 288x352`), the same 9 validation maps, `train --init dp-bs-kam
+#   --own-scale 0.5 --lr 3e-4 --epochs 6 --patience 0 --keep-epochs`, the epoch with the best
+#   accuracy on `python scripts/crop_validation.py RUN/epochs/epoch-* --step 0.05 0.1 0.2` (5)
+#   pointed at by run-synth-bs-kam
 #   dp-quat was then fine-tuned from its weights under random sample rotations: ebsdphase train
 #   WORK/ds-synth-quat.h5 -o WORK/run-ro-quat --name synth-quat --init dp-quat -p depth=5
 #   -p filters=16 --optimizer adam --lr 5e-4 --epochs 12 --patience 4 --batch 8 --smooth none
