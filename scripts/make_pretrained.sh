@@ -37,6 +37,11 @@
 #   --own-scale 0.5 --lr 3e-4 --epochs 6 --patience 0 --keep-epochs`, the epoch with the best
 #   accuracy on `python scripts/crop_validation.py RUN/epochs/epoch-* --step 0.05 0.1 0.2` (5)
 #   pointed at by run-synth-bs-kam
+#   dp-kam (2026-12-07) the same way on WORK/ds3-synth-kam.h5: its 44 maps plus those 20 and 20
+#   EDAX ones (`--seed 1600 --vendor edax`, same options), its 9 validation maps kept,
+#   `train --init dp-kam --lr 3e-4 --epochs 6 --patience 0 --keep-epochs` (epoch 3);
+#   dp-quality-kam the same way (with --own-scale 0.5) was better on validation (epoch 4) but
+#   fell to 94.1 % martensite on M1700 and was not shipped
 #   dp-quat was then fine-tuned from its weights under random sample rotations: ebsdphase train
 #   WORK/ds-synth-quat.h5 -o WORK/run-ro-quat --name synth-quat --init dp-quat -p depth=5
 #   -p filters=16 --optimizer adam --lr 5e-4 --epochs 12 --patience 4 --batch 8 --smooth none
