@@ -406,7 +406,9 @@ def _finish_map(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions) -> Map
                                       title=f"{p.stem} ({bundle.name})"))
         outside = None
         if pred.outside_training:
-            outside = f"{p.src}: outside what {bundle.name} saw in training: " + "; ".join(pred.outside_training)
+            # training ranges, and the field of view its answers were validated from
+            outside = (f"{p.src}: outside what {bundle.name} saw in training or validation: "
+                       + "; ".join(pred.outside_training))
         return MapOutcome(p.stem, p.src, "done", outputs, _fraction_row(pred, table if opts.grains else None),
                           outside)
     except OutputError:
