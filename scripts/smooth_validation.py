@@ -26,6 +26,14 @@ STEPS = (0.05, 0.1, 0.2)
 MODES = ("none", "soft", "grains")
 
 
+def validation_maps() -> list:
+    """The 12 validation maps: one per paper preset at each of :data:`STEPS` (428 x 568,
+    seeds 6100-6103; also read by ``extent_validation.py``)."""
+    from ebsdphase.synth import synthesize
+
+    return [synthesize(p, 6100 + i, (428, 568), step) for step in STEPS for i, p in enumerate(PRESETS)]
+
+
 def score(bundle, maps) -> dict[str, dict]:
     """{mode: {"accuracy", "max_fraction_error", "worst_crop": {step: share}}} on ``maps``."""
     from ebsdphase.evaluation import checks
@@ -69,9 +77,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from ebsdphase.models.bundle import load_bundle
-    from ebsdphase.synth import synthesize
 
-    maps = [synthesize(p, 6100 + i, (428, 568), step) for step in STEPS for i, p in enumerate(PRESETS)]
+    maps = validation_maps()
     print("| model | smoothing | accuracy | max fraction error | worst crop at " + " / ".join(f"{s:g}" for s in STEPS)
           + " um |")
     print("|---|---|---|---|---|")

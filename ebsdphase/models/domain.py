@@ -87,18 +87,13 @@ def outside(stats: dict[str, float], training: dict[str, Any] | None) -> list[st
     return reasons
 
 
-def extent_um(ebsd: "EBSDMap") -> float:
-    """The map's field of view: its shorter side in micrometres."""
-    return float(min(ebsd.size_um))
-
-
 def too_small(ebsd: "EBSDMap", min_extent_um: float | None) -> list[str]:
     """One reason when the map's field of view is below the card's ``min_extent_um``: a
     map of few grains (a crop) is answered differently from the same pixels in a larger
     map (measured on validation crops, ``scripts/extent_validation.py``)."""
     if not min_extent_um:
         return []
-    e = extent_um(ebsd)
+    e = float(min(ebsd.size_um))  # the field of view: the shorter side
     if e >= min_extent_um:
         return []
     return [f"field of view {e:.3g} um (answers hold from {min_extent_um:.3g} um: a smaller map holds "
