@@ -49,6 +49,16 @@ balance) nor on the camera's gain, so nothing is standardised per map:
   ``train --own-scale`` also re-scales a share of the training crops over their own
   percentile (:func:`own_scale`), the level's real dependence on a crop's content.
 
+Non-indexed pixels: ``fill_unindexed``
+--------------------------------------
+By default a non-indexed pixel is 0 in every channel. Indexing fails most where patterns
+are poor (lath boundaries, martensite), so a network can learn to read the phase from the
+density of non-indexed pixels; a map cleaned by AZtec or OIM (no such pixel left) or a
+ferrite map with a poor preparation then fools it. With ``fill_unindexed`` the recipe first
+cleans the map as those programs do (:mod:`ebsdphase.core.cleanup`: orientation and phase of
+the nearest indexed pixel, the pixel's own pattern quality), so a raw and a cleaned map of
+one region give the same input and the phase must come from the orientations themselves.
+
 Normalisation ``zscore-per-map`` (recipe version 1, the paper's)
 ----------------------------------------------------------------
 Scalar channels (including ``kam``) are shifted and scaled to zero mean and unit standard
@@ -152,6 +162,11 @@ class ChannelRecipe:
     grain_angle: float = 3.0
     normalisation: str = "invariant"
     unindexed_value: float = 0.0
+    #: clean every map before building its inputs: non-indexed pixels take the orientation
+    #: of their nearest indexed pixel (:mod:`ebsdphase.core.cleanup`, as AZtec/OIM do), so the
+    #: model cannot read the phase from where indexing failed, and a raw and a cleaned map
+    #: of the same region look alike to it
+    fill_unindexed: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.names, str):
@@ -175,6 +190,9 @@ class ChannelRecipe:
         object.__setattr__(self, "kam_threshold", float(self.kam_threshold))
         object.__setattr__(self, "grain_angle", float(self.grain_angle))
         object.__setattr__(self, "unindexed_value", float(self.unindexed_value))
+        if not isinstance(self.fill_unindexed, (bool, np.bool_)):
+            raise EbsdphaseError(f"fill_unindexed must be true or false, got {self.fill_unindexed!r}")
+        object.__setattr__(self, "fill_unindexed", bool(self.fill_unindexed))
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -207,12 +225,15 @@ class ChannelRecipe:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["names"] = list(self.names)
+        if not self.fill_unindexed:
+            # written only when set: recipes without it read and compare as they always did
+            del d["fill_unindexed"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ChannelRecipe":
         known = {"names", "kam_order", "kam_threshold", "grain_angle", "normalisation",
-                 "unindexed_value"}
+                 "unindexed_value", "fill_unindexed"}
         if "names" not in d:
             raise EbsdphaseError("channel recipe lacks 'names'")
         unknown = sorted(set(d) - known)
@@ -248,6 +269,10 @@ class ChannelRecipe:
             derived = ", ".join(DERIVED_CHANNELS)
             raise EbsdphaseError(f"{ebsd.source or 'map'}: no channel {', '.join(missing)} "
                                  f"(scalar channels in this map: {have}; derived: {derived})")
+        if self.fill_unindexed:
+            from ebsdphase.core.cleanup import cleaned
+
+            ebsd = cleaned(ebsd)
         rows, cols = ebsd.shape
         out = np.empty((rows, cols, self.n_channels), np.float32)
         indexed = ebsd.indexed

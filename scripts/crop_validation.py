@@ -10,7 +10,9 @@ held-out test, 5000-5110, nor by the invariance checks, 7000+). For each model i
 the accuracy and balanced accuracy over all maps (4 per step),
 the largest error of a map's ferrite fraction (points), the mean and worst agreement of the
 128 x 128 crops that are >= 80 % one phase with the whole-map prediction, and the share of
-pixels predicted alike with the quality channels x 0.6. Several ``--step`` values: the four
+pixels predicted alike with the quality channels x 0.6, and the lowest share of indexed
+pixels predicted alike when the map is cleaned (non-indexed pixels filled from their
+nearest indexed neighbour, as AZtec/OIM do). Several ``--step`` values: the four
 maps at each step, all pooled (e.g. to choose among the epochs of ``train --keep-epochs``
 across the steps of the held-out test).
 """
@@ -38,11 +40,11 @@ def main() -> None:
 
     maps = [synthesize(p, 6100 + i, (428, 568), step) for step in args.step for i, p in enumerate(PRESETS)]
     print("| model | accuracy | balanced acc. | max fraction error | crops: mean / worst agreement (n) "
-          "| gain x 0.6 |")
-    print("|---|---|---|---|---|---|")
+          "| gain x 0.6 | clean-up |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.models:
         bundle = load_bundle(name)
-        per_map, crops, gains = [], [], []
+        per_map, crops, gains, cleanups = [], [], [], []
         for s in maps:
             whole = predict(s.map, bundle).classes
             per_map.append(evaluate(whole, s.labels))
@@ -50,11 +52,15 @@ def main() -> None:
             g = checks.gain_agreement(bundle, s.map, 0.6, whole=whole)
             if g is not None:
                 gains.append(g)
+            u = checks.cleanup_agreement(bundle, s.map, whole=whole)
+            if u is not None:
+                cleanups.append(u)
         m = aggregate(per_map)
         errors = [abs(x.fractions["predicted"]["ferrite"] - x.fractions["true"]["ferrite"]) for x in per_map]
         gain = f"{100 * min(gains):.2f} %" if gains else "n/a"
+        cleanup = f"{100 * min(cleanups):.1f} %" if cleanups else "n/a"
         print(f"| {name} | {100 * m.accuracy:.2f} % | {100 * m.balanced_accuracy:.2f} % | {100 * max(errors):.1f} pt "
-              f"| {100 * np.mean(crops):.2f} / {100 * min(crops):.2f} % ({len(crops)}) | {gain} |", flush=True)
+              f"| {100 * np.mean(crops):.2f} / {100 * min(crops):.2f} % ({len(crops)}) | {gain} | {cleanup} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,9 @@ def info_command(
     head.add_row("params", " ".join(f"{k}={v}" for k, v in summary["params"].items()))
     head.add_row("channels", ", ".join(summary["channels"]))
     head.add_row("classes", ", ".join(summary["classes"]))
+    if summary.get("fill_unindexed"):
+        head.add_row("non-indexed", "filled from the nearest indexed pixel before the model sees the map "
+                     "(as AZtec/OIM clean-up): raw and cleaned maps give the same answer")
     for k, (lo, hi) in (summary.get("training_ranges") or {}).items():
         head.add_row(f"trained on {k}", f"{lo:.3g} - {hi:.3g}")
     if summary.get("finest_step_um"):

@@ -47,6 +47,11 @@ def command(
                                            "channels over their 98th percentile, so a pixel's input does "
                                            "not depend on the rest of the map; 'zscore-per-map': the "
                                            "paper's per-map standardisation (v1)."),
+    fill_unindexed: bool = typer.Option(False, "--fill-unindexed",
+                                        help="Clean every map before building its inputs: non-indexed "
+                                             "pixels take the orientation of their nearest indexed one "
+                                             "(as AZtec/OIM clean-up), so the model cannot read the phase "
+                                             "from where indexing failed. Recorded in the recipe."),
 ) -> None:
     """Augment, crop and split labelled maps into a training dataset (HDF5)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,7 +61,8 @@ def command(
 
     out = pick_output(output, out_alias)
     recipe = ChannelRecipe.parse(channels, kam_order=kam_order, kam_threshold=kam_threshold,
-                                 grain_angle=grain_angle, normalisation=normalisation)
+                                 grain_angle=grain_angle, normalisation=normalisation,
+                                 fill_unindexed=fill_unindexed)
     # record the real command line when we are the running program (not under a test runner)
     argv = ["ebsdphase", *sys.argv[1:]] if sys.argv[1:2] == ["prepare"] else None
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

@@ -317,4 +317,6 @@ def _equivalent_command(maps, labels_dir, recipe, out, augment, crop, val, seed,
             args += [opt, f"{getattr(recipe, attr):g}"]
     if recipe.normalisation != default.normalisation:
         args += ["--normalisation", recipe.normalisation]
+    if recipe.fill_unindexed:
+        args.append("--fill-unindexed")
     return shlex.join(args)

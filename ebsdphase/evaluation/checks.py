@@ -120,6 +120,24 @@ def gain_agreement(bundle, ebsd, gain: float = 0.6, whole: np.ndarray | None = N
     return float(np.mean(a == b))
 
 
+def cleanup_agreement(bundle, ebsd, whole: np.ndarray | None = None) -> float | None:
+    """Share of the indexed pixels predicted alike on ``ebsd`` and on its cleaned copy (every
+    non-indexed pixel given its nearest indexed neighbour's orientation, as AZtec/OIM
+    clean-up does: :func:`ebsdphase.core.cleanup.cleaned`): clean-up does not change what an
+    indexed pixel is, so neither should it change the answer. None when there is nothing to
+    clean; ``whole``: the classes predicted on ``ebsd`` itself, when already known."""
+    from ebsdphase.core.cleanup import cleaned
+    from ebsdphase.prediction.engine import predict
+
+    clean = cleaned(ebsd)
+    if clean is ebsd:
+        return None
+    a = predict(ebsd, bundle).classes if whole is None else whole
+    b = predict(clean, bundle).classes
+    ok = ebsd.indexed
+    return float(np.mean(a[ok] == b[ok]))
+
+
 def shared_data_dir(start: Path | None = None) -> Path | None:
     """``../shared/data`` beside the project checkout, if there is one."""
     here = (start or Path(__file__)).resolve()

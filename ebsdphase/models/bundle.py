@@ -183,6 +183,7 @@ class Bundle:
             "params": self.params,
             "input_channels": self.input_channels,
             "channels": list(self.card["recipe"].get("names", [])),
+            "fill_unindexed": self.recipe.fill_unindexed,
             "classes": list(self.card["classes"]["classes"]),
             "metrics": self.metrics,
             "training_ranges": self.training_ranges,

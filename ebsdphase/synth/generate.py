@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ebsdphase.crystal.quaternion import from_rotvec, qmul
+from ebsdphase.core.cleanup import fill_channels, nearest_indexed
 from ebsdphase.core.ebsdmap import EBSDMap, Phase
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.synth.ferrite import grow_ferrite
@@ -60,18 +61,15 @@ def _ferrite_gradients(rng, grain, n_grains, step, deg_per_um):
 
 
 def _clean(q, indexed, channels):
-    """Fill non-indexed pixels from the nearest indexed one (AZtec/OIM clean-up): the map
-    is then 100 % indexed, the filled pixels keep their own (poor) pattern quality."""
-    if indexed.all() or not indexed.any():
+    """Fill non-indexed pixels from the nearest indexed one (AZtec/OIM clean-up,
+    :mod:`ebsdphase.core.cleanup`): the map is then 100 % indexed, the filled pixels keep
+    their own (poor) pattern quality."""
+    near = nearest_indexed(indexed)
+    if near is None:
         return q, indexed
-    from scipy import ndimage
-
-    _, (iy, ix) = ndimage.distance_transform_edt(~indexed, return_indices=True)
-    q = q[iy, ix]
-    for name in ("mad", "error", "ci", "fit"):
-        if name in channels:
-            channels[name] = channels[name][iy, ix]
-    return q, np.ones_like(indexed)
+    iy, ix = near
+    channels.update(fill_channels(channels, iy, ix))
+    return q[iy, ix], np.ones_like(indexed)
 
 
 def synthesize(preset: str | Preset = "t2", seed: int = 0, shape: tuple[int, int] = (856, 1136),

@@ -359,6 +359,24 @@ def test_cli_val_maps(tmp_path):
     assert "Traceback" not in res.output
 
 
+def test_cli_fill_unindexed_is_kept_in_the_recipe_and_the_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from ebsdphase.cli.main import app
+
+    paths = [str(p) for p in _maps(tmp_path, 2)]
+    out = tmp_path / "ds.h5"
+    res = CliRunner().invoke(app, ["prepare", *paths, "--channels", "quat", "-o", str(out), "--crop", "8",
+                                   "--no-augment", "--val", "0", "--fill-unindexed"])
+    assert res.exit_code == 0, res.output
+    with open_dataset(out) as ds:
+        assert ds.recipe == ChannelRecipe(("quat",), fill_unindexed=True)
+        assert "--fill-unindexed" in ds.command
+        x, _ = ds.split("train")
+        # every pixel of every crop carries an orientation: none is left at 0
+        assert np.all(np.linalg.norm(x[...], axis=-1) > 0.99)
+
+
 def test_split_by_crop_draws_the_validation_fraction(tmp_path):
     paths = _maps(tmp_path, 2)
     s = prepare(paths, None, "bs", tmp_path / "ds.h5", crop=8, val=0.25, seed=0, split_by="crop")

@@ -275,6 +275,7 @@ def test_models_info(tmp_path):
     assert json.loads(res.output)["channels"] == ["bs", "kam"]
     assert json.loads(res.output)["smooth"] is None  # its card asks for no smoothing
     assert json.loads(res.output)["min_extent_um"] is None  # nor says from what map size it holds
+    assert json.loads(res.output)["fill_unindexed"] is False  # nor cleans the maps it is given
     res = runner.invoke(app, ["models", "info", "dp-kam"])  # a pretrained card that asks for both
     assert res.exit_code == 0 and "smoothing" in res.output and "half and half" in res.output
     from ebsdphase.models.bundle import load_bundle

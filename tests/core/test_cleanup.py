@@ -1,0 +1,91 @@
+"""Nearest-neighbour clean-up (core.cleanup) and the recipe option that applies it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ebsdphase import EBSDMap, EbsdphaseError, Phase
+from ebsdphase.core.cleanup import cleaned
+from ebsdphase.features import ChannelRecipe
+
+PHASES = {1: Phase("Iron bcc", "m-3m"), 2: Phase("Iron fcc", "m-3m")}
+
+
+def _strip_map():
+    """A 3 x 6 map: a bcc block on the left, an fcc block on the right, one non-indexed
+    column beside each block and quality/score channels that say which pixel is which."""
+    euler = np.zeros((3, 6, 3))
+    euler[:, :3] = [0.1, 0.2, 0.3]
+    euler[:, 3:] = [1.0, 0.5, 0.2]
+    pid = np.array([[1, 1, 0, 0, 2, 2]] * 3, np.int16)
+    bs = np.arange(18, dtype=np.float32).reshape(3, 6) + 10
+    mad = np.array([[0.3, 0.4, 9, 9, 0.7, 0.8]] * 3, np.float32)
+    return EBSDMap.from_euler(euler, pid, PHASES, (0.1, 0.1), {"bs": bs, "mad": mad}, source="strip.ctf")
+
+
+def test_non_indexed_pixels_take_orientation_phase_and_scores_of_the_nearest_indexed_one():
+    m = _strip_map()
+    c = cleaned(m)
+    assert c.indexed.all()
+    # column 2 is nearest column 1 (bcc), column 3 nearest column 4 (fcc)
+    np.testing.assert_array_equal(c.phase_id[:, 2], 1)
+    np.testing.assert_array_equal(c.phase_id[:, 3], 2)
+    np.testing.assert_array_equal(c.quaternions[:, 2], m.quaternions[:, 1])
+    np.testing.assert_array_equal(c.quaternions[:, 3], m.quaternions[:, 4])
+    np.testing.assert_array_equal(c.channels["mad"][:, 2], m.channels["mad"][:, 1])
+    np.testing.assert_array_equal(c.channels["mad"][:, 3], m.channels["mad"][:, 4])
+    # pattern quality is measured on every pixel: it stays the pixel's own
+    np.testing.assert_array_equal(c.channels["bs"], m.channels["bs"])
+    # indexed pixels are untouched; the original map is not modified
+    ok = m.indexed
+    np.testing.assert_array_equal(c.quaternions[ok], m.quaternions[ok])
+    assert not m.indexed[:, 2:4].any()
+
+
+def test_a_map_with_nothing_to_fill_or_nothing_to_fill_from_is_returned_as_it_is():
+    m = _strip_map()
+    full = cleaned(m)
+    assert cleaned(full) is full
+    empty = EBSDMap(np.zeros((2, 2, 4), np.float32), np.zeros((2, 2), np.int16), PHASES, (0.1, 0.1))
+    assert cleaned(empty) is empty
+
+
+def test_synthetic_cleaned_maps_are_the_cleaned_raw_maps():
+    """``synth``'s cleaned maps and the recipe option share one clean-up: the orientations of a
+    cleaned preset are those of the same map cleaned afterwards."""
+    from ebsdphase.synth import synthesize
+    from ebsdphase.synth.presets import get_preset
+    import dataclasses
+
+    raw = synthesize("t2", 3, (48, 64), 0.1)
+    assert not raw.map.indexed.all()
+    p = dataclasses.replace(get_preset("t2", 3), cleaned=True)
+    done = synthesize(p, 3, (48, 64), 0.1)
+    after = cleaned(raw.map)
+    np.testing.assert_array_equal(done.map.quaternions, after.quaternions)
+    np.testing.assert_array_equal(done.map.indexed, after.indexed)
+
+
+def test_fill_unindexed_recipe_gives_a_raw_and_a_cleaned_map_the_same_input():
+    m = _strip_map()
+    fill = ChannelRecipe(("quat", "bs", "mad"), fill_unindexed=True)
+    plain = ChannelRecipe(("quat", "bs", "mad"))
+    np.testing.assert_array_equal(fill.build(m), fill.build(cleaned(m)))
+    np.testing.assert_array_equal(fill.build(m), plain.build(cleaned(m)))
+    # without the option the non-indexed pixels are zeros: the model could read them
+    assert not np.array_equal(plain.build(m), plain.build(cleaned(m)))
+    assert (plain.build(m)[:, 2:4] == 0).all()
+
+
+def test_fill_unindexed_is_recorded_only_when_set_and_round_trips():
+    plain = ChannelRecipe(("quat", "step"))
+    assert "fill_unindexed" not in plain.to_dict()  # old recipes read and compare as before
+    fill = ChannelRecipe(("quat", "step"), fill_unindexed=True)
+    d = json.loads(json.dumps(fill.to_dict()))
+    assert d["fill_unindexed"] is True
+    assert ChannelRecipe.from_dict(d) == fill != plain
+    with pytest.raises(EbsdphaseError, match="fill_unindexed"):
+        ChannelRecipe(("quat",), fill_unindexed="yes")
