@@ -38,11 +38,17 @@ def fill_channels(channels: dict[str, np.ndarray], iy: np.ndarray, ix: np.ndarra
 
 def cleaned(ebsd):
     """``ebsd`` with its non-indexed pixels filled from their nearest indexed neighbour (a new
-    :class:`~ebsdphase.core.ebsdmap.EBSDMap` with an empty cache; ``ebsd`` itself when
-    there is nothing to fill)."""
+    :class:`~ebsdphase.core.ebsdmap.EBSDMap` with its own cache; ``ebsd`` itself when there
+    is nothing to fill). Kept in ``ebsd.cache``: the model's inputs and the grains that
+    smooth its answer are then taken from one cleaned map, its grains found once."""
+    hit = ebsd.cache.get("cleaned")
+    if hit is not None:
+        return hit
     near = nearest_indexed(ebsd.indexed)
     if near is None:
         return ebsd
     iy, ix = near
-    return dataclasses.replace(ebsd, quaternions=ebsd.quaternions[iy, ix], phase_id=ebsd.phase_id[iy, ix],
-                               channels=fill_channels(ebsd.channels, iy, ix), cache={})
+    out = dataclasses.replace(ebsd, quaternions=ebsd.quaternions[iy, ix], phase_id=ebsd.phase_id[iy, ix],
+                              channels=fill_channels(ebsd.channels, iy, ix), cache={})
+    ebsd.cache["cleaned"] = out
+    return out

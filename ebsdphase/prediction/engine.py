@@ -287,6 +287,17 @@ def resolve_smooth(bundle, smooth: str | None) -> str | None:
     return smooth
 
 
+def grain_source(bundle, ebsd):
+    """The map whose grains smooth a model's answers: the cleaned map when the model's recipe
+    cleans maps (``fill_unindexed``: the grains of the map it saw, not split by non-indexed
+    pixels), else ``ebsd``."""
+    if not bundle.recipe.fill_unindexed:
+        return ebsd
+    from ebsdphase.core.cleanup import cleaned
+
+    return cleaned(ebsd)
+
+
 def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card", table=None) -> Prediction:
     """``pred`` smoothed by grains when ``smooth`` (or the card) asks for it; ``table``: the
     map's :class:`~ebsdphase.prediction.grains.GrainTable` when the caller has it already."""
@@ -294,6 +305,11 @@ def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card", tab
     if mode is None:
         return pred
     from ebsdphase.prediction.grains import blend_with_grains, grain_table, smooth_by_grains
+
+    if bundle.recipe.fill_unindexed and table is None:
+        from ebsdphase.core.cleanup import cleaned
+
+        ebsd = cleaned(ebsd)  # the grains of the map the model saw, not split by non-indexed pixels
 
     table = table if table is not None else grain_table(pred, ebsd)
     return smooth_by_grains(pred, table) if mode == "grains" else blend_with_grains(pred, table)
