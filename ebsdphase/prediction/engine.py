@@ -188,7 +188,10 @@ def model_inputs(bundle, ebsd) -> list[np.ndarray]:
     f = sublattice_factor(bundle, ebsd)
     if f == 1:
         return [_inputs(bundle, ebsd)]
-    return [_inputs(bundle, m) for m in sublattices(ebsd, f)]
+    # a model that cleans its maps cleans the whole map before it is split: a pixel is then
+    # filled from its nearest neighbour on the map, not on its sub-lattice, as on a map
+    # cleaned by the acquisition software
+    return [_inputs(bundle, m) for m in sublattices(cleaned_for(bundle, ebsd), f)]
 
 
 def assemble(parts: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -287,10 +290,11 @@ def resolve_smooth(bundle, smooth: str | None) -> str | None:
     return smooth
 
 
-def grain_source(bundle, ebsd):
-    """The map whose grains smooth a model's answers: the cleaned map when the model's recipe
-    cleans maps (``fill_unindexed``: the grains of the map it saw, not split by non-indexed
-    pixels), else ``ebsd``."""
+def cleaned_for(bundle, ebsd):
+    """The map as the model's recipe takes it: cleaned when the recipe cleans maps
+    (``fill_unindexed``), else ``ebsd``. Its sub-lattices are the model's inputs and its
+    grains smooth the answers (grains of the map the model saw, not split by non-indexed
+    pixels)."""
     if not bundle.recipe.fill_unindexed:
         return ebsd
     from ebsdphase.core.cleanup import cleaned

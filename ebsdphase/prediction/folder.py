@@ -25,7 +25,7 @@ import numpy as np
 from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error, write_text_atomic
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
-from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_map_probabilities, grain_source, load_model,
+from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_map_probabilities, cleaned_for, load_model,
                                         map_probabilities, model_inputs, postprocess, resolve_smooth,
                                         sublattice_factor, tta_probabilities, wrap_probabilities)
 from ebsdphase.prediction.result import PNG_SUFFIX, SUFFIX, Prediction, write_prediction
@@ -365,7 +365,7 @@ def finalize(bundle, p: Prepared, probs: np.ndarray, opts: MapOptions):
     if opts.grains or opts.smooth is not None:  # one grain table for the vote and the CSV
         from ebsdphase.prediction.grains import grain_table
 
-        table = grain_table(pred, grain_source(bundle, p.ebsd))
+        table = grain_table(pred, cleaned_for(bundle, p.ebsd))
     return postprocess(bundle, p.ebsd, pred, opts.smooth, table), table
 
 

@@ -113,3 +113,9 @@ def test_a_model_that_cleans_its_maps_answers_a_raw_and_a_cleaned_map_alike(tmp_
     assert not m.indexed.all()
     assert checks.cleanup_agreement(bundle, m) == 1.0
     np.testing.assert_array_equal(predict(m, bundle).probabilities, predict(cleaned(m), bundle).probabilities)
+    # on sub-lattices too: the whole map is cleaned before it is split
+    d = json.loads(card.read_text())
+    d["finest_step_um"] = 0.2
+    card.write_text(json.dumps(d))
+    bundle = load_bundle(card)
+    assert checks.cleanup_agreement(bundle, m) == 1.0
