@@ -82,6 +82,12 @@ SOFT_NOTE = ("; each pixel's probabilities are averaged half and half with its g
              "(smooth: soft, chosen on validation maps: scripts/smooth_validation.py)")
 
 
+#: the card's description when the recipe cleans every map (``prepare --fill-unindexed``)
+FILL_NOTE = ("; every map is cleaned before the model sees it, each non-indexed pixel given its nearest "
+             "indexed neighbour's orientation as AZtec/OIM clean-up does (recipe fill_unindexed), so "
+             "its answer does not hinge on where indexing failed")
+
+
 def main(work: Path) -> None:
     for run in sorted(work.glob("run-synth-*")):
         key = run.name.removeprefix("run-synth-")
@@ -110,6 +116,7 @@ def main(work: Path) -> None:
                         + (f"; maps finer than {card['finest_step_um']:g} um are predicted on "
                            "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
                            if card.get("finest_step_um") else "")
+                        + FILL_NOTE * bool(card["recipe"].get("fill_unindexed"))
                         + SOFT_NOTE * (card.get("smooth") == "soft")
                         + (f"; maps whose shorter side is under {card['min_extent_um']:g} um are predicted "
                            "with a warning (crops of such a size disagree with the whole map: "
