@@ -28,6 +28,7 @@ def main() -> None:
     from ebsdphase.synth import generate
 
     bundle = load_bundle(args.model)
+    from ebsdphase.prediction.engine import cleaned_for
     from ebsdphase.prediction.grains import grain_table, smooth_by_grains
 
     print("| map | plain acc. / bal. | --tta acc. / bal. | --smooth grains acc. / bal. | plain s | --tta s |")
@@ -41,7 +42,8 @@ def main() -> None:
             pred = predict(ebsd, bundle, tta=tta)
             out.append((evaluate(pred.classes, labels), time.perf_counter() - t0))
             if not tta:
-                smooth = evaluate(smooth_by_grains(pred, grain_table(pred, ebsd)).classes, labels)
+                table = grain_table(pred, cleaned_for(bundle, ebsd))
+                smooth = evaluate(smooth_by_grains(pred, table).classes, labels)
         (a, ta), (b, tb) = out
         print(f"| {preset} seed {7100 + i} | {100 * a.accuracy:.2f} / {100 * a.balanced_accuracy:.2f} % | "
               f"{100 * b.accuracy:.2f} / {100 * b.balanced_accuracy:.2f} % | "

@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ebsdphase.models.bundle import load_bundle
-    from ebsdphase.prediction.engine import assemble, predict_probabilities, sublattices
+    from ebsdphase.prediction.engine import assemble, cleaned_for, predict_probabilities, sublattices
     from ebsdphase.synth import synthesize
 
     print("| model | step um | whole | 2 x 2 sub-lattices | per preset (whole / sub) |")
@@ -49,7 +49,9 @@ def main() -> None:
                 if b.recipe.missing(s.map):
                     continue
                 p_whole = predict_probabilities(b, b.recipe.build(s.map))
-                parts = [predict_probabilities(b, b.recipe.build(m)) for m in sublattices(s.map, 2)]
+                # a model that cleans its maps cleans before splitting, as predict does
+                parts = [predict_probabilities(b, b.recipe.build(m))
+                         for m in sublattices(cleaned_for(b, s.map), 2)]
                 p_sub = assemble(parts, s.map.shape)
                 a = float(np.mean(p_whole.argmax(-1)[ok] == s.labels[ok]))
                 c = float(np.mean(p_sub.argmax(-1)[ok] == s.labels[ok]))

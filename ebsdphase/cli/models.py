@@ -99,7 +99,8 @@ def info_command(
     head.add_row("classes", ", ".join(summary["classes"]))
     if summary.get("fill_unindexed"):
         head.add_row("non-indexed", "filled from the nearest indexed pixel before the model sees the map "
-                     "(as AZtec/OIM clean-up): raw and cleaned maps give the same answer")
+                     "(nearest-neighbour clean-up, as AZtec/OIM do): the answer does not hinge on where "
+                     "indexing failed")
     for k, (lo, hi) in (summary.get("training_ranges") or {}).items():
         head.add_row(f"trained on {k}", f"{lo:.3g} - {hi:.3g}")
     if summary.get("finest_step_um"):

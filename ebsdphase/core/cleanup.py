@@ -19,14 +19,18 @@ import numpy as np
 SOLUTION_CHANNELS = ("mad", "error", "ci", "fit")
 
 
-def nearest_indexed(indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def nearest_indexed(indexed: np.ndarray, step: tuple[float, float] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """(rows, cols) index arrays of each pixel's nearest indexed pixel (itself when indexed),
-    or None when there is nothing to fill (all indexed) or nothing to fill from (none)."""
+    or None when there is nothing to fill (all indexed) or nothing to fill from (none).
+    ``step`` (x, y): distances in micrometres on a grid whose steps differ; on a square grid
+    pixels and micrometres give the same neighbour."""
     if indexed.all() or not indexed.any():
         return None
     from scipy import ndimage
 
-    _, (iy, ix) = ndimage.distance_transform_edt(~indexed, return_indices=True)
+    sampling = None if step is None or step[0] == step[1] else (float(step[1]), float(step[0]))
+    _, (iy, ix) = ndimage.distance_transform_edt(~indexed, sampling=sampling, return_indices=True)
     return iy, ix
 
 
@@ -44,7 +48,7 @@ def cleaned(ebsd):
     hit = ebsd.cache.get("cleaned")
     if hit is not None:
         return hit
-    near = nearest_indexed(ebsd.indexed)
+    near = nearest_indexed(ebsd.indexed, ebsd.step)
     if near is None:
         return ebsd
     iy, ix = near

@@ -244,6 +244,9 @@ def tta_probabilities(bundle, ebsd, tile: int | None = None, overlap: int = 0) -
     and its answer turned back onto the original grid."""
     from ebsdphase.dataset.augment import by_name
 
+    # cleaned once, before any turn: nearest-neighbour ties break in scan order, so cleaning
+    # a turned map would fill some pixels differently from turning the cleaned one
+    ebsd = cleaned_for(bundle, ebsd)
     acc = None
     for chain in TTA_TRANSFORMS:
         m = ebsd

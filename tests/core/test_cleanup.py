@@ -45,6 +45,16 @@ def test_non_indexed_pixels_take_orientation_phase_and_scores_of_the_nearest_ind
     assert not m.indexed[:, 2:4].any()
 
 
+@pytest.mark.parametrize("step, phase", [((0.1, 0.3), 1), ((0.3, 0.1), 2)])
+def test_nearest_is_measured_in_micrometres_on_a_grid_whose_steps_differ(step, phase):
+    """The centre pixel is one pixel from a bcc pixel on its left and one from an fcc pixel
+    above it; the nearer in micrometres wins (x step, y step)."""
+    pid = np.zeros((3, 3), np.int16)
+    pid[1, 0], pid[0, 1] = 1, 2
+    m = EBSDMap.from_euler(np.zeros((3, 3, 3)), pid, PHASES, step)
+    assert cleaned(m).phase_id[1, 1] == phase
+
+
 def test_a_map_with_nothing_to_fill_or_nothing_to_fill_from_is_returned_as_it_is():
     m = _strip_map()
     full = cleaned(m)
@@ -66,7 +76,12 @@ def test_synthetic_cleaned_maps_are_the_cleaned_raw_maps():
     done = synthesize(p, 3, (48, 64), 0.1)
     after = cleaned(raw.map)
     np.testing.assert_array_equal(done.map.quaternions, after.quaternions)
-    np.testing.assert_array_equal(done.map.indexed, after.indexed)
+    np.testing.assert_array_equal(done.map.phase_id, after.phase_id)
+    assert set(done.map.channels) == set(after.channels) >= {"bs", "mad"}
+    for name in done.map.channels:  # scores filled, quality kept as measured
+        np.testing.assert_array_equal(done.map.channels[name], after.channels[name])
+    filled = ~raw.map.indexed
+    assert not np.array_equal(after.channels["mad"][filled], raw.map.channels["mad"][filled])
 
 
 def test_fill_unindexed_recipe_gives_a_raw_and_a_cleaned_map_the_same_input():
@@ -93,15 +108,16 @@ def test_fill_unindexed_is_recorded_only_when_set_and_round_trips():
 
 def test_a_model_that_cleans_its_maps_answers_a_raw_and_a_cleaned_map_alike(tmp_path):
     """With ``fill_unindexed`` the inputs and the grains that smooth the answer both come from
-    the cleaned map: clean-up agreement is exact."""
-    import keras
-
+    the cleaned map: a raw map and the same map cleaned by nearest neighbour get the same
+    probabilities, whole, under --tta and on sub-lattices."""
     from ebsdphase.core.classes import ClassSet
     from ebsdphase.evaluation import checks
     from ebsdphase.models.bundle import load_bundle, save_bundle
     from ebsdphase.models.unet import build_unet
     from ebsdphase.prediction.engine import predict
     from ebsdphase.synth import synthesize
+
+    import keras  # after ebsdphase.models, which chooses the backend
 
     keras.utils.set_random_seed(0)
     params = {"depth": 3, "filters": 4}
@@ -113,6 +129,9 @@ def test_a_model_that_cleans_its_maps_answers_a_raw_and_a_cleaned_map_alike(tmp_
     assert not m.indexed.all()
     assert checks.cleanup_agreement(bundle, m) == 1.0
     np.testing.assert_array_equal(predict(m, bundle).probabilities, predict(cleaned(m), bundle).probabilities)
+    # under the 8 grid symmetries too: the map is cleaned once, before it is turned
+    np.testing.assert_array_equal(predict(m, bundle, tta=True).probabilities,
+                                  predict(cleaned(m), bundle, tta=True).probabilities)
     # on sub-lattices too: the whole map is cleaned before it is split
     d = json.loads(card.read_text())
     d["finest_step_um"] = 0.2
