@@ -313,12 +313,7 @@ def postprocess(bundle, ebsd, pred: Prediction, smooth: str | None = "card", tab
         return pred
     from ebsdphase.prediction.grains import blend_with_grains, grain_table, smooth_by_grains
 
-    if bundle.recipe.fill_unindexed and table is None:
-        from ebsdphase.core.cleanup import cleaned
-
-        ebsd = cleaned(ebsd)  # the grains of the map the model saw, not split by non-indexed pixels
-
-    table = table if table is not None else grain_table(pred, ebsd)
+    table = table if table is not None else grain_table(pred, cleaned_for(bundle, ebsd))
     return smooth_by_grains(pred, table) if mode == "grains" else blend_with_grains(pred, table)
 
 
