@@ -51,6 +51,16 @@
 #   --keep-epochs (the other options as above),
 #   epoch 7 chosen by `python scripts/crop_validation.py WORK/run-ro2-quat/epochs/epoch-*
 #   --step 0.05 0.1 0.2` (whole validation maps), run-synth-quat pointing at epochs/epoch-007
+#   dp-bs (2026-12-07) is a 7-step U-Net trained from scratch: `prepare` the 107 Oxford maps of
+#   WORK/ds3-synth-bs-kam.h5 plus 20 more with little ferrite (`synth WORK/lowfe2 --preset random
+#   --count 20 --seed 1700 --vendor oxford --ferrite 0.05-0.3 --size 288x352`) with
+#   `--channels bs,step --crop 96 --split-by map --val-maps M ...` (the same 9 validation maps)
+#   -o WORK/ds10-synth-bs.h5; ebsdphase train WORK/ds10-synth-bs.h5 -o WORK/run-d7-bs --name
+#   synth-bs -p depth=7 -p filters=16 --optimizer adam --epochs 24 --patience 6 --batch 8
+#   --own-scale 0.5 --quality-gain 1.4 --monitor val_balanced_accuracy --keep-epochs; then
+#   -o WORK/run-d7b-bs --init WORK/run-d7-bs/epochs/epoch-024 --lr 3e-4 --epochs 4 --patience 0
+#   (the other options the same); epoch 4 chosen by `crop_validation.py` (the best accuracy
+#   among the epochs that pass the validation gates), run-synth-bs pointing at a copy of it
 # then this script again (for finished runs it only chooses finest_step_um and the smoothing
 # on validation maps, and evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
