@@ -44,11 +44,12 @@ def test_summary(metrics: dict) -> dict:
     }
 
 
-def _n_maps(dataset: Path) -> int:
+def _dataset_facts(dataset: Path) -> tuple[int, int]:
+    """Number of maps and crop size of the dataset a run was trained on."""
     from ebsdphase.dataset.io import open_dataset
 
     with open_dataset(dataset) as ds:
-        return len(json.loads(ds.attrs["maps"]))
+        return len(json.loads(ds.attrs["maps"])), int(ds.attrs["crop"])
 
 
 PREVIOUS = " (the weights of its previous release)"
@@ -100,6 +101,7 @@ def main(work: Path) -> None:
         # the file the run read (a link in WORK may point at a fine-tune's larger dataset)
         dataset = (work / f"ds-synth-{key}.h5").resolve()
         card["metrics"]["test_synthetic"] = test_summary(json.loads(eval_path.read_text()))
+        n_maps, crop = _dataset_facts(dataset)
         target = run.resolve()  # a link to RUN/epochs/epoch-NNN for a kept epoch
         kept = (target.name.startswith("epoch-") and target.parent.name == EPOCHS
                 and (target.parent.parent / "train.json").exists())
@@ -107,13 +109,13 @@ def main(work: Path) -> None:
         card["provenance"].update(
             description=f"Ferrite/martensite U-Net on {DESCRIPTIONS.get(key, key)}, recipe v2 (KAM in "
                         "degrees, quality over its 98th percentile: no per-map standardisation). "
-                        f"Trained on {_n_maps(dataset)} synthetic maps of 288 x 352 (`ebsdphase synth "
+                        f"Trained on {n_maps} synthetic maps of 288 x 352 (`ebsdphase synth "
                         "--preset random`: ferrite 0-100 %, steps 0.05-0.5 um, Oxford and EDAX channels "
                         "(Oxford only for BS/BC models), cleaned maps, deformed ferrite; and one per paper "
                         "preset at 0.1 um) with the "
                         "paper's 11 augmentations (so steps up to ~1 um); "
                         f"{card['params']['depth']}-step U-Net, {card['params']['filters']} filters, "
-                        "96 x 96 crops, Adam"
+                        f"{crop} x {crop} crops, optimizer {card['provenance']['optimizer']}"
                         + (f"; maps finer than {card['finest_step_um']:g} um are predicted on "
                            "sub-lattices (chosen on validation maps: scripts/sublattice_validation.py)"
                            if card.get("finest_step_um") else "")
