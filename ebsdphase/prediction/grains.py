@@ -31,7 +31,8 @@ from ebsdphase.core.atomic import write_text_atomic
 #: grain boundary angle (degrees), as ``label --grain-angle``
 GRAIN_ANGLE = 2.0
 #: weight of a pixel's own probabilities in ``--smooth soft`` (the rest: its grain's mean);
-#: chosen on validation maps only (seeds 6100-6103, README "Half pixel, half grain")
+#: chosen on validation maps only (seeds 6100-6103; docs/pretrained-models.md, "Half pixel,
+#: half grain")
 SOFT_PIXEL_WEIGHT = 0.5
 #: grains smaller than this (pixels) are merged into their neighbour of the same crystal
 #: phase: one- and two-pixel "grains" (noise, lath fragments) would dominate the count
