@@ -31,8 +31,9 @@ def command(
     prelabel: Prelabel = typer.Option(Prelabel.threshold, "--prelabel",
                                       help="Pre-labelling: threshold on a channel, random forest on "
                                            "scribbles, or an existing label file."),
-    channel: str = typer.Option("bs", "--channel", help="Channel to threshold (bs, bc, iq, kam, ...); for "
-                                "the forest a list, e.g. 'bs,kam'."),
+    channel: str = typer.Option("quality", "--channel", help="Channel to threshold (default quality: BS on "
+                                "Oxford files, IQ on EDAX/TSL, else BC; or bs, bc, iq, kam, ...); for "
+                                "the forest a list, e.g. 'quality,kam'."),
     value: Optional[float] = typer.Option(None, "--value", help="Threshold value (default: Otsu's)."),
     grain_average: bool = typer.Option(False, "--grain-average", help="Threshold grain-averaged values."),
     scribbles: Optional[list[Path]] = typer.Option(None, "--scribbles", help="Scribble PNG(s) in class "

@@ -85,7 +85,7 @@ def label_map(
     ebsd: "EBSDMap",
     prelabel: str | np.ndarray | "PixelForest" = "threshold",
     *,
-    channel: str = "bs",
+    channel: str = "quality",
     value: float | None = None,
     grain_average: bool = False,
     scribbles: np.ndarray | str | os.PathLike | None = None,

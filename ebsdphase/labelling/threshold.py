@@ -69,7 +69,7 @@ def default_high_class(channel: str) -> int:
 
 def threshold_labels(
     ebsd: "EBSDMap",
-    channel: str = "bs",
+    channel: str = "quality",
     value: float | None = None,
     grain_average: bool = False,
     grain_angle: float = 2.0,

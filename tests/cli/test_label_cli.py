@@ -81,6 +81,28 @@ def test_label_threshold_writes_labels_sidecar_and_preview(block_file, tmp_path)
     assert (px[truth == 1, 2] > px[truth == 1, 0]).all() and (px[truth == 0, 0] > px[truth == 0, 2]).all()
 
 
+def test_label_defaults_read_the_vendor_neutral_quality_on_edax_and_oxford_maps(tmp_path):
+    # the default channel is `quality`: BS on an Oxford-like map, IQ on an EDAX-like one, so a
+    # user's first `label` run works on either vendor's files and labels the same pixels alike
+    import dataclasses
+
+    m, truth, _ = block_map(noise=40.0)
+    edax = dataclasses.replace(m, channels={"iq": m.channels["bs"]})
+    write_map(m, tmp_path / "oxford.ebsd.h5")
+    write_map(edax, tmp_path / "edax.ebsd.h5")
+    r = run(tmp_path / "oxford.ebsd.h5", tmp_path / "edax.ebsd.h5", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    ox = read_labels(tmp_path / "out" / "oxford.labels.png", truth.shape)
+    ed = read_labels(tmp_path / "out" / "edax.labels.png", truth.shape)
+    assert np.array_equal(ox, truth) and np.array_equal(ed, ox)
+    r = run(tmp_path / "oxford.ebsd.h5", "-o", tmp_path / "bs", "--channel", "bs")
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(read_labels(tmp_path / "bs" / "oxford.labels.png", truth.shape), ox)
+    # an explicit channel the map lacks is still one clear line naming the file
+    r = run(tmp_path / "edax.ebsd.h5", "-o", tmp_path / "no", "--channel", "bs")
+    assert r.exit_code != 0 and "edax.ebsd.h5" in r.output and "no channel 'bs'" in r.output
+
+
 def test_label_forest_from_scribble_file(block_file, tmp_path):
     path, truth = block_file
     write_scribbles(tmp_path / "block.scribbles.png", strokes_from_labels(truth, 0.03, seed=1))
