@@ -61,6 +61,12 @@
 #   -o WORK/run-d7b-bs --init WORK/run-d7-bs/epochs/epoch-024 --lr 3e-4 --epochs 4 --patience 0
 #   (the other options the same); epoch 4 chosen by `crop_validation.py` (the best accuracy
 #   among the epochs that pass the validation gates), run-synth-bs pointing at a copy of it
+#   dp-kam (2026-12-07) is a 7-step U-Net trained from scratch the same way on WORK/ds3-synth-kam.h5
+#   (its 84 maps): ebsdphase train WORK/ds3-synth-kam.h5 -o WORK/run-d7-kam --name synth-kam -p depth=7
+#   -p filters=16 --optimizer adam --epochs 20 --patience 6 --batch 8 --monitor val_balanced_accuracy
+#   --keep-epochs; then -o WORK/run-d7b-kam --init WORK/run-d7-kam/epochs/epoch-020 --lr 3e-4 --epochs 4
+#   --patience 0 (the other options the same); epoch 3 chosen by `crop_validation.py` (rule in
+#   docs/pretrained-models.md, "A wider view for `dp-kam`"), run-synth-kam pointing at a copy of it
 # then this script again (for finished runs it only chooses finest_step_um and the smoothing
 # on validation maps, and evaluates), `python scripts/register_pretrained.py
 # WORK`; `python scripts/pretrained_table.py WORK` prints the held-out table of README.md.
