@@ -81,7 +81,7 @@
 # used for training: every paper preset at 0.05, 0.1 and 0.2 um, ferrite 10-90 %.
 #
 # Deviations from the paper, forced by a 2-core CPU budget (minutes, not the paper's ~6 h per
-# model), and recorded in each model card: a 5-step U-Net with 16 filters at the top
+# model), and recorded in each model card: a 5-step U-Net with 16 filters at the top (dp-bs, dp-kam: 7 steps)
 # (chosen on speed: 0.7 s forward for 856 x 1136 vs 2.4 s with 32), 96 x 96 crops, Adam.
 set -euo pipefail
 work=${1:?usage: make_pretrained.sh WORK_DIR [EPOCHS]}

@@ -19,8 +19,8 @@ def command(
     example: bool = typer.Option(False, "--example", help="Predict the example map that ships with the "
                                  "package (a synthetic dual-phase map)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model bundle folder, card (.json) or "
-                                        "pretrained name; default: the best pretrained model the maps' "
-                                        "channels allow (see `ebsdphase models list`)."),
+                                        "pretrained name; default: the first pretrained model of the index's "
+                                        "order that the maps' channels allow (see `ebsdphase models list`)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder."),
     tile: Optional[int] = typer.Option(None, "--tile", help="Predict in N x N tiles (for maps too big for "
                                        "memory); default: the whole map at once."),
@@ -72,7 +72,7 @@ def command(
     run = predict_paths(inputs, model, output, ctf=ctf, force=force, tile=tile, overlap=overlap, progress=progress_bar,
                         tta=tta, grains=grains, smooth=smooth, figures=figure, scheduler=scheduler)
     if model is None:
-        console.print(f"model: {run.model} (the best pretrained model for these maps' channels)")
+        console.print(f"model: {run.model} (the default pretrained model for these maps' channels)")
     print_run(run)
     if run.workers:
         loads = sorted(set(run.workers.values()))

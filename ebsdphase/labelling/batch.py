@@ -123,7 +123,7 @@ def label_files(
             loaded[m] = read_map(m)
             train_maps.append(loaded[m])
             train_scribbles.append(read_scribbles(s, loaded[m].shape, classes))
-        pre = train_forest(train_maps, train_scribbles, options.pop("channel", "bs"),
+        pre = train_forest(train_maps, train_scribbles, options.pop("channel", "quality"),
                            n_estimators=options.pop("n_estimators", 50), seed=options.get("seed", 0))
 
     for m in maps:

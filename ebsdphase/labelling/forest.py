@@ -61,7 +61,7 @@ def multiscale_features(image: np.ndarray, sigmas: Sequence[float] = DEFAULT_SIG
     return np.stack(feats, axis=-1)
 
 
-def map_features(ebsd: "EBSDMap", channels: Sequence[str] = ("bs",),
+def map_features(ebsd: "EBSDMap", channels: Sequence[str] = ("quality",),
                  sigmas: Sequence[float] = DEFAULT_SIGMAS, use_indexed: bool = True) -> np.ndarray:
     """All features of ``ebsd``: (rows, cols, F) float32 (see the module docstring)."""
     from scipy import ndimage
@@ -99,7 +99,7 @@ class PixelForest:
 def train_forest(
     maps: Sequence["EBSDMap"] | "EBSDMap",
     scribbles: Sequence[np.ndarray] | np.ndarray,
-    channels: Sequence[str] | str = ("bs",),
+    channels: Sequence[str] | str = ("quality",),
     sigmas: Sequence[float] = DEFAULT_SIGMAS,
     use_indexed: bool = True,
     n_estimators: int = 50,

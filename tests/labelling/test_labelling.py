@@ -197,3 +197,18 @@ def test_forest_needs_two_classes():
         train_forest(m, s)
     with pytest.raises(EbsdphaseError, match="mark no pixel"):
         train_forest(m, np.full(m.shape, UNLABELLED, np.uint8))
+
+
+def test_library_labelling_defaults_read_the_vendor_neutral_quality():
+    # label_map, threshold_labels and the forest's features default to `quality` (BS on
+    # Oxford-like maps, IQ on EDAX-like ones): the same map under either vendor labels alike
+    import dataclasses
+
+    from ebsdphase.labelling import label_map
+    from ebsdphase.labelling.forest import map_features
+
+    m, truth, _ = block_map(noise=40.0)
+    edax = dataclasses.replace(m, channels={"iq": m.channels["bs"]})
+    assert np.array_equal(threshold_labels(edax)[0], threshold_labels(m, "bs")[0])
+    assert np.array_equal(label_map(edax).labels, label_map(m, channel="bs").labels)
+    assert np.array_equal(map_features(edax), map_features(m, ("bs",)))
