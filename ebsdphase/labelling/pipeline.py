@@ -148,7 +148,14 @@ def label_map(
             pre, t = threshold_labels(ebsd, names[0], value, grain_average,
                                       grain_ids=grains_at(angle) if grain_average else None,
                                       high_class=high_class)
-            info.update(channel=names[0], threshold=t, grain_average=bool(grain_average),
+            # `quality` names a different channel per vendor (and its own scale, which a --value
+            # applies to): the record says which one this map's threshold is on
+            shown = names[0]
+            if shown == "quality":
+                from ebsdphase.features import quality_source
+
+                shown = f"quality ({quality_source(ebsd)})"
+            info.update(channel=shown, threshold=t, grain_average=bool(grain_average),
                         high_class=default_high_class(names[0]) if high_class is None else int(high_class))
         elif kind == "forest":
             from ebsdphase.labelling.forest import train_forest

@@ -211,4 +211,6 @@ def test_library_labelling_defaults_read_the_vendor_neutral_quality():
     edax = dataclasses.replace(m, channels={"iq": m.channels["bs"]})
     assert np.array_equal(threshold_labels(edax)[0], threshold_labels(m, "bs")[0])
     assert np.array_equal(label_map(edax).labels, label_map(m, channel="bs").labels)
+    # the record names the channel `quality` read on each map (a --value is on its scale)
+    assert label_map(edax).info["channel"] == "quality (iq)" and label_map(m).info["channel"] == "quality (bs)"
     assert np.array_equal(map_features(edax), map_features(m, ("bs",)))
