@@ -34,9 +34,9 @@ def command(
     channel: str = typer.Option("quality", "--channel", help="Channel to threshold (default quality: BS on "
                                 "Oxford files, IQ on EDAX/TSL, else BC; or bs, bc, iq, kam, ...); for "
                                 "the forest a list, e.g. 'quality,kam'."),
-    value: Optional[float] = typer.Option(None, "--value", help="Threshold value (default: Otsu's per map), on the channel's own scale: "
-                                                 "`quality` is BS on Oxford maps and IQ on EDAX ones, so give one "
-                                                 "value only to maps of one vendor."),
+    value: Optional[float] = typer.Option(None, "--value", help="Threshold value (default: Otsu's per map), "
+                                          "on the channel's own scale: `quality` is BS on Oxford maps and IQ "
+                                          "on EDAX ones, so give one value only to maps of one vendor."),
     grain_average: bool = typer.Option(False, "--grain-average", help="Threshold grain-averaged values."),
     scribbles: Optional[list[Path]] = typer.Option(None, "--scribbles", help="Scribble PNG(s) in class "
                                                    "colours, transparent/black = unlabelled; several maps: "
