@@ -31,3 +31,10 @@ def block_map(seed: int = 0, noise: float = 12.0):
     m = EBSDMap.from_euler(euler, phase, {1: Phase("ferrite")}, (0.1, 0.1),
                            channels={"bs": bs.astype(np.float32)}, source="block.test")
     return m, truth, gid.astype(np.int32)
+
+
+def as_edax(m):
+    """The same map as an EDAX file would hold it: its quality as IQ, no BS."""
+    import dataclasses
+
+    return dataclasses.replace(m, channels={"iq": m.channels["bs"]})

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ebsdphase.cli._common import console, err_console, finish_report, handle_errors
+from ebsdphase.labelling.threshold import LABEL_CHANNEL
 
 
 class Prelabel(str, Enum):
@@ -31,7 +32,7 @@ def command(
     prelabel: Prelabel = typer.Option(Prelabel.threshold, "--prelabel",
                                       help="Pre-labelling: threshold on a channel, random forest on "
                                            "scribbles, or an existing label file."),
-    channel: str = typer.Option("quality", "--channel", help="Channel to threshold (default quality: BS on "
+    channel: str = typer.Option(LABEL_CHANNEL, "--channel", help="Channel to threshold (default quality: BS on "
                                 "Oxford files, IQ on EDAX/TSL, else BC; or bs, bc, iq, kam, ...); for "
                                 "the forest a list, e.g. 'quality,kam'."),
     value: Optional[float] = typer.Option(None, "--value", help="Threshold value (default: Otsu's per map), "

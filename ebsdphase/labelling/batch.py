@@ -18,6 +18,7 @@ import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError, EbsdphaseWarning
 from ebsdphase.core.classes import LABEL_SUFFIX, ClassSet, labels_path, map_stem, write_labels
+from ebsdphase.labelling.threshold import LABEL_CHANNEL
 
 PREVIEW_SUFFIX = ".labels.preview.png"
 
@@ -123,7 +124,7 @@ def label_files(
             loaded[m] = read_map(m)
             train_maps.append(loaded[m])
             train_scribbles.append(read_scribbles(s, loaded[m].shape, classes))
-        pre = train_forest(train_maps, train_scribbles, options.pop("channel", "quality"),
+        pre = train_forest(train_maps, train_scribbles, options.pop("channel", LABEL_CHANNEL),
                            n_estimators=options.pop("n_estimators", 50), seed=options.get("seed", 0))
 
     for m in maps:

@@ -27,6 +27,7 @@ import numpy as np
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.features import parse_names, standardised
 from ebsdphase.core.classes import UNLABELLED
+from ebsdphase.labelling.threshold import LABEL_CHANNEL
 
 if TYPE_CHECKING:
     from ebsdphase.core.ebsdmap import EBSDMap
@@ -61,7 +62,7 @@ def multiscale_features(image: np.ndarray, sigmas: Sequence[float] = DEFAULT_SIG
     return np.stack(feats, axis=-1)
 
 
-def map_features(ebsd: "EBSDMap", channels: Sequence[str] = ("quality",),
+def map_features(ebsd: "EBSDMap", channels: Sequence[str] = (LABEL_CHANNEL,),
                  sigmas: Sequence[float] = DEFAULT_SIGMAS, use_indexed: bool = True) -> np.ndarray:
     """All features of ``ebsd``: (rows, cols, F) float32 (see the module docstring)."""
     from scipy import ndimage
@@ -99,7 +100,7 @@ class PixelForest:
 def train_forest(
     maps: Sequence["EBSDMap"] | "EBSDMap",
     scribbles: Sequence[np.ndarray] | np.ndarray,
-    channels: Sequence[str] | str = ("quality",),
+    channels: Sequence[str] | str = (LABEL_CHANNEL,),
     sigmas: Sequence[float] = DEFAULT_SIGMAS,
     use_indexed: bool = True,
     n_estimators: int = 50,

@@ -20,6 +20,7 @@ import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.features import parse_names
+from ebsdphase.labelling.threshold import LABEL_CHANNEL
 from ebsdphase.labelling.unindexed import RULES, handle_unindexed
 from ebsdphase.core.classes import UNLABELLED, ClassSet, read_labels
 
@@ -85,7 +86,7 @@ def label_map(
     ebsd: "EBSDMap",
     prelabel: str | np.ndarray | "PixelForest" = "threshold",
     *,
-    channel: str = "quality",
+    channel: str = LABEL_CHANNEL,
     value: float | None = None,
     grain_average: bool = False,
     scribbles: np.ndarray | str | os.PathLike | None = None,
@@ -151,7 +152,7 @@ def label_map(
             # `quality` names a different channel per vendor (and its own scale, which a --value
             # applies to): the record says which one this map's threshold is on
             shown = names[0]
-            if shown == "quality":
+            if shown == LABEL_CHANNEL:
                 from ebsdphase.features import quality_source
 
                 shown = f"quality ({quality_source(ebsd)})"

@@ -62,6 +62,11 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(0.5 * (v[v < split].max() + v[v >= split].min()))
 
 
+#: the channel labelling reads unless told otherwise: the vendor-neutral quality (BS on Oxford
+#: files, IQ on EDAX/TSL, else BC), which every indexed map has, unlike `bs`
+LABEL_CHANNEL = "quality"
+
+
 def default_high_class(channel: str) -> int:
     """The class of values above the threshold: 1 for kam/mad/fit, 0 for quality indices."""
     return 1 if channel.strip().lower() in HIGH_IS_DEFECTIVE else 0
@@ -69,7 +74,7 @@ def default_high_class(channel: str) -> int:
 
 def threshold_labels(
     ebsd: "EBSDMap",
-    channel: str = "quality",
+    channel: str = LABEL_CHANNEL,
     value: float | None = None,
     grain_average: bool = False,
     grain_angle: float = 2.0,

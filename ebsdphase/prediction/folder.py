@@ -119,7 +119,7 @@ def _writable(out: Path) -> None:
 
 
 def _default_model(files: Sequence[Path], read: dict[Path, Any]) -> str:
-    """The best pretrained model for the channels of the first readable map (kept in
+    """The default pretrained model (the first of the index's order) for the channels of the first readable map (kept in
     ``read`` so that it is not read a second time for its prediction)."""
     from ebsdphase.io import read_map
     from ebsdphase.models.pretrained import best_for
@@ -171,7 +171,7 @@ def predict_paths(
     uncertainty; scale bars; :func:`ebsdphase.plots.map_figure`).
     ``tta`` averages each map over the 8 grid symmetries (8 forward passes per map,
     :func:`ebsdphase.prediction.engine.tta_probabilities`).
-    ``model=None`` takes the best pretrained model for the first readable map's channels
+    ``model=None`` takes the default pretrained model for the first readable map's channels
     (:func:`ebsdphase.models.pretrained.best_for`).
     ``scheduler``: ``"local"`` (this process), ``"processes:N"`` (a Dask cluster of N worker
     processes here) or a Dask scheduler address (``"tcp://host:8786"``); the outputs are the

@@ -83,7 +83,7 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
     if z_spacing is not None and not (z_spacing > 0 and np.isfinite(z_spacing)):
         raise EbsdphaseError(f"z_spacing={z_spacing}: must be a positive distance in um")
     first = None
-    if model is None:  # the best pretrained model for the first slice's channels
+    if model is None:  # the default pretrained model for the first slice's channels
         from ebsdphase.io import read_map
         from ebsdphase.models.pretrained import best_for
 

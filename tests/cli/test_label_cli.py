@@ -14,7 +14,7 @@ from ebsdphase import EbsdphaseError, read_map, write_map
 from ebsdphase.cli.main import app
 from ebsdphase.labelling import label_map, strokes_from_labels, write_scribbles
 from ebsdphase.core.classes import UNLABELLED, ClassSet, read_labels, write_labels
-from _blockmap import block_map
+from _blockmap import as_edax, block_map
 
 runner = CliRunner()
 
@@ -84,10 +84,8 @@ def test_label_threshold_writes_labels_sidecar_and_preview(block_file, tmp_path)
 def test_label_defaults_read_the_vendor_neutral_quality_on_edax_and_oxford_maps(tmp_path):
     # the default channel is `quality`: BS on an Oxford-like map, IQ on an EDAX-like one, so a
     # user's first `label` run works on either vendor's files and labels the same pixels alike
-    import dataclasses
-
     m, truth, _ = block_map(noise=40.0)
-    edax = dataclasses.replace(m, channels={"iq": m.channels["bs"]})
+    edax = as_edax(m)
     write_map(m, tmp_path / "oxford.ebsd.h5")
     write_map(edax, tmp_path / "edax.ebsd.h5")
     r = run(tmp_path / "oxford.ebsd.h5", tmp_path / "edax.ebsd.h5", "-o", tmp_path / "out")

@@ -19,7 +19,7 @@ from ebsdphase.labelling import (
 )
 from ebsdphase.labelling.forest import multiscale_features, train_forest
 from ebsdphase.core.classes import UNLABELLED, ClassSet
-from _blockmap import block_map
+from _blockmap import as_edax, block_map
 
 
 # -- Otsu -----------------------------------------------------------------------------------
@@ -202,13 +202,11 @@ def test_forest_needs_two_classes():
 def test_library_labelling_defaults_read_the_vendor_neutral_quality():
     # label_map, threshold_labels and the forest's features default to `quality` (BS on
     # Oxford-like maps, IQ on EDAX-like ones): the same map under either vendor labels alike
-    import dataclasses
-
     from ebsdphase.labelling import label_map
     from ebsdphase.labelling.forest import map_features
 
     m, truth, _ = block_map(noise=40.0)
-    edax = dataclasses.replace(m, channels={"iq": m.channels["bs"]})
+    edax = as_edax(m)
     assert np.array_equal(threshold_labels(edax)[0], threshold_labels(m, "bs")[0])
     assert np.array_equal(label_map(edax).labels, label_map(m, channel="bs").labels)
     # the record names the channel `quality` read on each map (a --value is on its scale)
