@@ -115,6 +115,48 @@ def test_domain_ranges_and_outside():
     assert domain.outside({"step_um": 0.5, "indexed_fraction": 0.68}, r) == []
 
 
+def test_body_centred_iron_is_told_by_cell_then_space_group_then_name():
+    """Hand-worked phase tables as the readers give them (cells in angstrom)."""
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.models.domain import is_bcc_iron
+
+    cubic = (90.0, 90.0, 90.0)
+    assert is_bcc_iron(Phase("Iron (Alpha)", "m-3m", (2.87, 2.87, 2.87) + cubic))
+    assert is_bcc_iron(Phase("Fe Martensite", "4/mmm", (2.859, 2.859, 3.016) + cubic, 139))
+    assert is_bcc_iron(Phase("Iron (Gamma)", "m-3m", (3.65, 3.65, 3.65) + cubic)) is False
+    assert is_bcc_iron(Phase("Ni-superalloy", "m-3m", (3.57, 3.57, 3.57) + cubic, 225)) is False
+    assert is_bcc_iron(Phase("Zirc-alloy4", "6/mmm", (3.231, 3.231, 5.148, 90, 90, 120))) is False
+    # no cell: the space group, then the name; "phase 1" or a placeholder cell says nothing
+    assert is_bcc_iron(Phase("x", "m-3m", space_group=229)) and is_bcc_iron(Phase("x", "m-3m", space_group=225)) is False
+    assert is_bcc_iron(Phase("Martensite", "m-3m")) and is_bcc_iron(Phase("Fe-BCC", "m-3m"))
+    assert is_bcc_iron(Phase("austenite", "m-3m")) is False and is_bcc_iron(Phase("Iron fcc", "m-3m")) is False
+    assert is_bcc_iron(Phase("phase 1", "")) is None
+    assert is_bcc_iron(Phase("void", "m-3m", (1.0, 1.0, 1.0) + cubic)) is None
+
+
+def test_other_phases_are_a_measured_share_of_the_indexed_pixels():
+    from ebsdphase.core.ebsdmap import EBSDMap, Phase
+    from ebsdphase.features import ChannelRecipe
+    from ebsdphase.models import domain
+
+    phase_id = np.zeros((10, 10), np.int16)
+    phase_id[:, :6] = 1  # 60 ferrite pixels
+    phase_id[:, 6:9] = 2  # 30 austenite pixels; one column (10) not indexed
+    q = np.zeros((10, 10, 4), np.float32)
+    q[phase_id > 0, 0] = 1.0
+    phases = {1: Phase("Iron (Alpha)", "m-3m", (2.87, 2.87, 2.87, 90, 90, 90)),
+              2: Phase("Iron (Gamma)", "m-3m", (3.65, 3.65, 3.65, 90, 90, 90)),
+              3: Phase("Copper", "m-3m", (3.61, 3.61, 3.61, 90, 90, 90))}  # in the table, on no pixel
+    m = EBSDMap(quaternions=q, phase_id=phase_id, phases=phases, step=(0.1, 0.1))
+    assert domain.other_phases(m) == {"Iron (Gamma)": pytest.approx(1 / 3)}
+    stats = domain.map_stats(m, ChannelRecipe.parse("bs"))
+    assert stats["other_phase_fraction"] == pytest.approx(1 / 3)
+    why = domain.outside(stats, {"other_phase_fraction": [0.0, 0.0]}, {"other_phase_fraction": "Iron (Gamma)"})
+    assert why == ["indexed pixels not body-centred iron 33% (Iron (Gamma)) (trained on 0% only)"]
+    # a model trained on ferrite/austenite maps keeps its own range and is not warned
+    assert domain.outside(stats, {"other_phase_fraction": [0.1, 0.5]}) == []
+
+
 def test_prepare_records_ranges_and_train_copies_them_into_the_card(tmp_path):
     from ebsdphase.dataset.io import open_dataset
     from ebsdphase.dataset.prepare import prepare
@@ -127,5 +169,6 @@ def test_prepare_records_ranges_and_train_copies_them_into_the_card(tmp_path):
     # the 2x coarser augmentations double the step: the model sees 0.1-0.4 um
     assert r["step_um"] == pytest.approx([0.1, 0.4])
     assert 0.0 < r["kam_mean_deg"][0] < r["kam_mean_deg"][1] < 3.0
+    assert r["other_phase_fraction"] == [0.0, 0.0]  # synthetic maps are body-centred iron only
     with open_dataset(tmp_path / "ds.h5") as ds:
         assert ds.training_ranges == r

@@ -62,6 +62,7 @@ def info_command(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Parameters of an architecture, or the card of a model (bundle or pretrained)."""
+    from ebsdphase.models import domain
     from ebsdphase.models.bundle import load_bundle
     from ebsdphase.models.registry import architectures
 
@@ -101,8 +102,9 @@ def info_command(
         head.add_row("non-indexed", "filled from the nearest indexed pixel before the model sees the map "
                      "(nearest-neighbour clean-up, as AZtec/OIM do): the answer does not hinge on where "
                      "indexing failed")
-    for k, (lo, hi) in (summary.get("training_ranges") or {}).items():
-        head.add_row(f"trained on {k}", f"{lo:.3g} - {hi:.3g}")
+    for i, (k, (lo, hi)) in enumerate((summary.get("training_ranges") or {}).items()):
+        what, span = domain.describe_range(k, lo, hi)
+        head.add_row("trained on" if i == 0 else "", f"{what}: {span}")
     if summary.get("finest_step_um"):
         head.add_row("sub-lattices", f"maps finer than {summary['finest_step_um']:g} um are predicted on "
                      "sub-lattices at a coarser step")

@@ -107,7 +107,8 @@ class Bundle:
 
         reasons = domain.too_small(ebsd_map, self.min_extent_um)
         if self.training_ranges:
-            reasons += domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges)
+            reasons += domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges,
+                                      details={"other_phase_fraction": domain.other_phase_names(ebsd_map)})
         return reasons
 
     @property

@@ -14,7 +14,12 @@ Statistics (all cheap next to prediction):
 ``indexed_fraction``
     share of indexed pixels;
 ``kam_mean_deg``
-    mean KAM of the indexed pixels with the recipe's kernel (only for recipes with KAM).
+    mean KAM of the indexed pixels with the recipe's kernel (only for recipes with KAM);
+``other_phase_fraction``
+    share of the indexed pixels whose phase the map's phase table says is not body-centred
+    iron (:func:`is_bcc_iron`): austenite, nickel, a hexagonal metal. The DP models know
+    ferrite and martensite only and give those pixels one of the two; a model trained on
+    ferrite/austenite labels keeps its own range and is not warned.
 
 A card may also say ``min_extent_um``, the smallest field of view (the map's shorter side)
 whose answers agree with those of a larger map (:func:`too_small`): a crop of a few grains
@@ -23,12 +28,13 @@ is then warned about the same way.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from ebsdphase.core.ebsdmap import EBSDMap
+    from ebsdphase.core.ebsdmap import EBSDMap, Phase
     from ebsdphase.features import ChannelRecipe
 
 #: how far past a training range a map may lie before it is called outside. None for the
@@ -36,14 +42,69 @@ if TYPE_CHECKING:
 #: densely up to its ends (half of the augmentations coarsen 2x), so a step past the end is
 #: one the model never saw. Measured statistics get a margin for their own scatter: an
 #: absolute one for the indexing rate, a relative one for the mean KAM (noise-driven).
-_MARGIN = {"step_um": ("rel", 0.0), "indexed_fraction": ("abs", 0.03), "kam_mean_deg": ("rel", 0.20)}
-_UNITS = {"step_um": " um", "indexed_fraction": "", "kam_mean_deg": " deg"}
-_LABELS = {"step_um": "step", "indexed_fraction": "indexed fraction", "kam_mean_deg": "mean KAM"}
+_MARGIN = {"step_um": ("rel", 0.0), "indexed_fraction": ("abs", 0.03), "kam_mean_deg": ("rel", 0.20),
+           "other_phase_fraction": ("abs", 0.01)}
+_UNITS = {"step_um": " um", "indexed_fraction": "", "kam_mean_deg": " deg", "other_phase_fraction": ""}
+_LABELS = {"step_um": "step", "indexed_fraction": "indexed fraction", "kam_mean_deg": "mean KAM",
+           "other_phase_fraction": "indexed pixels not body-centred iron"}
+_PERCENT = ("indexed_fraction", "other_phase_fraction")
+
+#: the cell edges (angstrom) of body-centred iron: ferrite and bainite a = 2.87, tetragonal
+#: martensite c up to ~3.05; fcc iron, nickel and copper lie at 3.5-3.7
+BCC_IRON_CELL = (2.75, 3.10)
+#: space groups of body-centred iron: Im-3m, and I4/mmm for a tetragonal martensite cell
+BCC_IRON_SPACE_GROUPS = (229, 139)
+#: words of a phase name (only read when the table gives no cell) that name something else
+#: or name body-centred iron
+_NOT_IRON_WORDS = ("fcc", "gamma", "austenit", "nickel", "copper", "cement", "carbide", "hcp", "titan",
+                   "zirc", "alumin", "sigma", "magnes")
+_IRON_WORDS = ("iron", "fe", "ferrite", "martensite", "bainite", "bcc", "alpha")
+
+
+def is_bcc_iron(phase: "Phase") -> bool | None:
+    """Whether a phase of a map's table is body-centred iron (ferrite, martensite, bainite):
+    by its cell where the file gives one, else its space group, else its name; None when
+    the table does not say (no cell, no space group, a name such as "phase 1")."""
+    if phase.laue and phase.laue not in ("m-3m", "4/mmm"):
+        return False
+    cell = phase.lattice[:3]
+    if min(cell) > 1.5:  # a real cell: placeholders of 0 or 1 angstrom say nothing
+        return all(BCC_IRON_CELL[0] <= x <= BCC_IRON_CELL[1] for x in cell)
+    if phase.space_group:
+        return phase.space_group in BCC_IRON_SPACE_GROUPS
+    words = [w for w in re.split("[^a-z]+", phase.name.lower()) if w]
+    if any(w.startswith(n) for w in words for n in _NOT_IRON_WORDS):
+        return False
+    if any(w in _IRON_WORDS for w in words):
+        return True
+    return None
+
+
+def other_phases(ebsd: "EBSDMap") -> dict[str, float]:
+    """{phase name: share of the indexed pixels} for the phases that are not body-centred
+    iron by :func:`is_bcc_iron` (phases it cannot tell count as iron)."""
+    counts = {i: c for i, c in ebsd.phase_counts().items() if i > 0}
+    n = sum(counts.values())
+    out: dict[str, float] = {}
+    for i, c in counts.items():
+        phase = ebsd.phases.get(i)
+        if n and phase is not None and is_bcc_iron(phase) is False:
+            out[phase.name] = out.get(phase.name, 0.0) + c / n
+    return out
+
+
+def other_phase_names(ebsd: "EBSDMap") -> str:
+    """The other phases of :func:`other_phases` for a warning: their names, with their
+    shares where there are several."""
+    others = other_phases(ebsd)
+    return ", ".join(n if len(others) == 1 else f"{n} {share:.0%}" for n, share in others.items())
 
 
 def map_stats(ebsd: "EBSDMap", recipe: "ChannelRecipe") -> dict[str, float]:
     """The statistics of one map that training ranges are kept for."""
     out = {"step_um": float(max(ebsd.step)), "indexed_fraction": float(np.mean(ebsd.indexed))}
+    if ebsd.indexed.any():
+        out["other_phase_fraction"] = float(sum(other_phases(ebsd).values()))
     if "kam" in recipe.names and ebsd.indexed.any():
         from ebsdphase.crystal import kam
 
@@ -65,14 +126,21 @@ def ranges(stats: Iterable[dict[str, float]]) -> dict[str, list[float]]:
 
 
 def _fmt(key: str, v: float, unit: bool = True) -> str:
-    if key == "indexed_fraction":
+    if key in _PERCENT:
         return f"{v:.0%}"
     return f"{v:.3g}{_UNITS.get(key, '') if unit else ''}"
 
 
-def outside(stats: dict[str, float], training: dict[str, Any] | None) -> list[str]:
+def describe_range(key: str, lo: float, hi: float) -> tuple[str, str]:
+    """(what, range) of one training range, as ``models info`` shows it."""
+    return _LABELS.get(key, key), f"{_fmt(key, lo, False)} - {_fmt(key, hi)}"
+
+
+def outside(stats: dict[str, float], training: dict[str, Any] | None,
+            details: dict[str, str] | None = None) -> list[str]:
     """Reasons (one short phrase each) why a map with ``stats`` lies outside ``training``
-    ranges; empty when it lies inside or the model card has no ranges (old cards)."""
+    ranges; empty when it lies inside or the model card has no ranges (old cards).
+    ``details`` adds a word to a statistic's reason (e.g. the names of the other phases)."""
     reasons = []
     for key, value in stats.items():
         rng = (training or {}).get(key)
@@ -82,8 +150,10 @@ def outside(stats: dict[str, float], training: dict[str, Any] | None) -> list[st
         kind, m = _MARGIN.get(key, ("rel", 0.1))
         lo_ok, hi_ok = (lo * (1 - m), hi * (1 + m)) if kind == "rel" else (lo - m, hi + m)
         if not lo_ok <= value <= hi_ok:
-            reasons.append(f"{_LABELS.get(key, key)} {_fmt(key, value)} "
-                           f"(trained on {_fmt(key, lo, False)}-{_fmt(key, hi)})")
+            detail = (details or {}).get(key)
+            seen = _fmt(key, hi) + " only" if lo == hi else f"{_fmt(key, lo, False)}-{_fmt(key, hi)}"
+            reasons.append(f"{_LABELS.get(key, key)} {_fmt(key, value)}{f' ({detail})' if detail else ''} "
+                           f"(trained on {seen})")
     return reasons
 
 

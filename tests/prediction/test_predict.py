@@ -298,6 +298,42 @@ def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bu
         "step 1.5 um (trained on 0.05-0.5 um)"]
 
 
+def test_a_map_with_austenite_is_warned_about_by_name_in_the_line_csv_and_h5(bundle, tmp_path):
+    """A model that saw body-centred iron only (the card's other_phase_fraction range 0-0)
+    still classes a duplex map's austenite pixels as one of its classes; the user reads
+    which phase and how much of the map, in the warning line, fractions.csv and .phases.h5."""
+    import json
+    import shutil
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.prediction.result import read_prediction
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle.folder, model)
+    card = json.loads((model / "tiny.json").read_text())
+    card["training_ranges"] = {"step_um": [0.05, 0.5], "other_phase_fraction": [0.0, 0.0]}
+    (model / "tiny.json").write_text(json.dumps(card))
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    steel, _ = blob_map(34)
+    duplex, _ = blob_map(34)
+    duplex.phases = {**duplex.phases, 2: Phase("Austenite", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+    duplex.phase_id[:, :32][duplex.phase_id[:, :32] > 0] = 2  # the left half
+    write_map(steel, maps / "steel.ebsd.h5")
+    write_map(duplex, maps / "duplex.ebsd.h5")
+    r = CliRunner().invoke(app, ["predict", str(maps), "-m", str(model), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.output.splitlines() if "outside what tiny saw" in ln]
+    assert len(lines) == 1 and "duplex.ebsd.h5" in lines[0] and "Austenite" in lines[0]
+    with open(tmp_path / "out" / "fractions.csv") as f:
+        rows = {row["map"]: row for row in csv.DictReader(f)}
+    assert rows["steel"]["outside_training"] == ""
+    why = read_prediction(tmp_path / "out" / "duplex.phases.h5").outside_training
+    assert why == [rows["duplex"]["outside_training"]]
+    assert why[0] == "indexed pixels not body-centred iron 50% (Austenite) (trained on 0% only)"
+
+
 def test_a_map_smaller_than_the_cards_field_of_view_is_warned_about(bundle, tmp_path):
     """A card that says from what field of view its answers hold (min_extent_um): a crop
     below it is still predicted, with the reason in outside_training; the map it was cut
