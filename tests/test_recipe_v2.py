@@ -115,10 +115,10 @@ def test_domain_ranges_and_outside():
     assert domain.outside({"step_um": 0.5, "indexed_fraction": 0.68}, r) == []
 
 
-def test_body_centred_iron_is_told_by_cell_then_space_group_then_name():
+def test_body_centred_iron_is_told_by_laue_name_cell_then_space_group():
     """Hand-worked phase tables as the readers give them (cells in angstrom)."""
     from ebsdphase.core.ebsdmap import Phase
-    from ebsdphase.models.domain import is_bcc_iron
+    from ebsdphase.core.iron import is_bcc_iron
 
     cubic = (90.0, 90.0, 90.0)
     assert is_bcc_iron(Phase("Iron (Alpha)", "m-3m", (2.87, 2.87, 2.87) + cubic))
@@ -126,12 +126,37 @@ def test_body_centred_iron_is_told_by_cell_then_space_group_then_name():
     assert is_bcc_iron(Phase("Iron (Gamma)", "m-3m", (3.65, 3.65, 3.65) + cubic)) is False
     assert is_bcc_iron(Phase("Ni-superalloy", "m-3m", (3.57, 3.57, 3.57) + cubic, 225)) is False
     assert is_bcc_iron(Phase("Zirc-alloy4", "6/mmm", (3.231, 3.231, 5.148, 90, 90, 120))) is False
+    assert is_bcc_iron(Phase("Iron (Alpha)", "m-3")) is False  # another Laue group: not this iron
+    # a cell that says nothing but a name that does: a user-made bcc phase, a cell in nm
+    assert is_bcc_iron(Phase("Body Centered Cubic", "m-3m", (5.0, 5.0, 5.0) + cubic))
+    assert is_bcc_iron(Phase("Ferrite", "m-3m", (0.287, 0.287, 0.287) + cubic))
+    assert is_bcc_iron(Phase("Molybdenum", "m-3m", (3.147, 3.147, 3.147) + cubic)) is False  # bcc, not iron
     # no cell: the space group, then the name; "phase 1" or a placeholder cell says nothing
     assert is_bcc_iron(Phase("x", "m-3m", space_group=229)) and is_bcc_iron(Phase("x", "m-3m", space_group=225)) is False
-    assert is_bcc_iron(Phase("Martensite", "m-3m")) and is_bcc_iron(Phase("Fe-BCC", "m-3m"))
+    assert is_bcc_iron(Phase("Martensite", "m-3m")) and is_bcc_iron(Phase("Fe", "m-3m"))
     assert is_bcc_iron(Phase("austenite", "m-3m")) is False and is_bcc_iron(Phase("Iron fcc", "m-3m")) is False
+    assert is_bcc_iron(Phase("Alpha-Ti", "")) is False and is_bcc_iron(Phase("Fe3C", "")) is None
     assert is_bcc_iron(Phase("phase 1", "")) is None
     assert is_bcc_iron(Phase("void", "m-3m", (1.0, 1.0, 1.0) + cubic)) is None
+
+
+def test_a_phase_the_ctf_writer_cannot_tell_does_not_come_back_as_another_phase(tmp_path):
+    """The .ctf writer must invent a space group for a phase without one; it invents bcc
+    iron's unless the phase is known to be something else, so reading its own file back
+    does not turn a map of "phase 1" into 100 % "not body-centred iron"."""
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.io import read_map, write_map
+    from _tinymodel import blob_map
+    from ebsdphase.models import domain
+
+    m, _ = blob_map(5)
+    m.phases = {1: Phase("phase 1", "m-3m")}
+    write_map(m, tmp_path / "m.ctf")
+    back = read_map(tmp_path / "m.ctf")
+    assert domain.other_phases(back) == {}
+    m.phases = {1: Phase("Nickel", "m-3m")}
+    write_map(m, tmp_path / "ni.ctf")
+    assert domain.other_phases(read_map(tmp_path / "ni.ctf")) == {"Nickel": 1.0}
 
 
 def test_other_phases_are_a_measured_share_of_the_indexed_pixels():
@@ -149,6 +174,9 @@ def test_other_phases_are_a_measured_share_of_the_indexed_pixels():
               3: Phase("Copper", "m-3m", (3.61, 3.61, 3.61, 90, 90, 90))}  # in the table, on no pixel
     m = EBSDMap(quaternions=q, phase_id=phase_id, phases=phases, step=(0.1, 0.1))
     assert domain.other_phases(m) == {"Iron (Gamma)": pytest.approx(1 / 3)}
+    m.phases = {2: phases[2]}  # an id on pixels but not in the table: said nothing of, iron
+    assert domain.other_phases(m) == {"Iron (Gamma)": pytest.approx(1 / 3)}
+    m.phases = phases
     stats = domain.map_stats(m, ChannelRecipe.parse("bs"))
     assert stats["other_phase_fraction"] == pytest.approx(1 / 3)
     why = domain.outside(stats, {"other_phase_fraction": [0.0, 0.0]}, {"other_phase_fraction": "Iron (Gamma)"})

@@ -41,6 +41,7 @@ from numba import njit
 from ebsdphase.core.atomic import atomic_path
 from ebsdphase.core.ebsdmap import EBSDMap, Phase
 from ebsdphase.core.errors import EbsdphaseWarning, MapReadError
+from ebsdphase.core.iron import is_bcc_iron
 from ebsdphase.io import _text
 from ebsdphase.io._vendor import OXFORD_LAUE, oxford_laue
 from ebsdphase.io.registry import Format, register
@@ -233,8 +234,9 @@ def _space_group(phase: Phase) -> int:
     if 1 <= phase.space_group <= 230:
         return phase.space_group
     if phase.laue == "m-3m":
-        bcc = re.search(r"alpha|ferrit|martensit|bcc|\bfe\b", phase.name, re.IGNORECASE)
-        return 229 if bcc else 225
+        # the same rule as the out-of-range check reads back: a phase it cannot tell is
+        # written as bcc iron, so a map does not come back as 100 % "another phase"
+        return 225 if is_bcc_iron(phase) is False else 229
     return {"-1": 2, "2/m": 12, "mmm": 47, "4/m": 87, "4/mmm": 139, "-3": 148, "-3m": 166,
             "6/m": 175, "6/mmm": 194, "m-3": 204}.get(phase.laue, 225)
 

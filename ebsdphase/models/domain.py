@@ -17,9 +17,10 @@ Statistics (all cheap next to prediction):
     mean KAM of the indexed pixels with the recipe's kernel (only for recipes with KAM);
 ``other_phase_fraction``
     share of the indexed pixels whose phase the map's phase table says is not body-centred
-    iron (:func:`is_bcc_iron`): austenite, nickel, a hexagonal metal. The DP models know
-    ferrite and martensite only and give those pixels one of the two; a model trained on
-    ferrite/austenite labels keeps its own range and is not warned.
+    iron (:func:`ebsdphase.core.iron.is_bcc_iron`: Laue group, name, cell, space group):
+    austenite, nickel, a hexagonal metal; a map is outside from 1 % of its indexed pixels.
+    The DP models know ferrite and martensite only and give those pixels one of the two; a
+    model trained on ferrite/austenite labels keeps its own range and is not warned.
 
 A card may also say ``min_extent_um``, the smallest field of view (the map's shorter side)
 whose answers agree with those of a larger map (:func:`too_small`): a crop of a few grains
@@ -28,13 +29,14 @@ is then warned about the same way.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from ebsdphase.core.iron import is_bcc_iron
+
 if TYPE_CHECKING:
-    from ebsdphase.core.ebsdmap import EBSDMap, Phase
+    from ebsdphase.core.ebsdmap import EBSDMap
     from ebsdphase.features import ChannelRecipe
 
 #: how far past a training range a map may lie before it is called outside. None for the
@@ -48,37 +50,6 @@ _UNITS = {"step_um": " um", "indexed_fraction": "", "kam_mean_deg": " deg", "oth
 _LABELS = {"step_um": "step", "indexed_fraction": "indexed fraction", "kam_mean_deg": "mean KAM",
            "other_phase_fraction": "indexed pixels not body-centred iron"}
 _PERCENT = ("indexed_fraction", "other_phase_fraction")
-
-#: the cell edges (angstrom) of body-centred iron: ferrite and bainite a = 2.87, tetragonal
-#: martensite c up to ~3.05; fcc iron, nickel and copper lie at 3.5-3.7
-BCC_IRON_CELL = (2.75, 3.10)
-#: space groups of body-centred iron: Im-3m, and I4/mmm for a tetragonal martensite cell
-BCC_IRON_SPACE_GROUPS = (229, 139)
-#: words of a phase name (only read when the table gives no cell) that name something else
-#: or name body-centred iron
-_NOT_IRON_WORDS = ("fcc", "gamma", "austenit", "nickel", "copper", "cement", "carbide", "hcp", "titan",
-                   "zirc", "alumin", "sigma", "magnes")
-_IRON_WORDS = ("iron", "fe", "ferrite", "martensite", "bainite", "bcc", "alpha")
-
-
-def is_bcc_iron(phase: "Phase") -> bool | None:
-    """Whether a phase of a map's table is body-centred iron (ferrite, martensite, bainite):
-    by its cell where the file gives one, else its space group, else its name; None when
-    the table does not say (no cell, no space group, a name such as "phase 1")."""
-    if phase.laue and phase.laue not in ("m-3m", "4/mmm"):
-        return False
-    cell = phase.lattice[:3]
-    if min(cell) > 1.5:  # a real cell: placeholders of 0 or 1 angstrom say nothing
-        return all(BCC_IRON_CELL[0] <= x <= BCC_IRON_CELL[1] for x in cell)
-    if phase.space_group:
-        return phase.space_group in BCC_IRON_SPACE_GROUPS
-    words = [w for w in re.split("[^a-z]+", phase.name.lower()) if w]
-    if any(w.startswith(n) for w in words for n in _NOT_IRON_WORDS):
-        return False
-    if any(w in _IRON_WORDS for w in words):
-        return True
-    return None
-
 
 def other_phases(ebsd: "EBSDMap") -> dict[str, float]:
     """{phase name: share of the indexed pixels} for the phases that are not body-centred
