@@ -281,6 +281,10 @@ def test_models_info(tmp_path):
     from ebsdphase.models.bundle import load_bundle
 
     assert "smallest map" in res.output and f"{load_bundle('dp-kam').min_extent_um:g} um field of view" in res.output
+    # the training ranges in words, one per row (the pretrained models saw bcc iron only)
+    lo, hi = load_bundle("dp-kam").training_ranges["step_um"]
+    assert f"step: {lo:.3g} - {hi:.3g} um" in res.output and "indexed fraction: " in res.output
+    assert "indexed pixels not body-centred iron: 0% - 0%" in res.output
     res = runner.invoke(app, ["models", "info", "nothing-called-this"])
     assert res.exit_code == 2 and "pretrained models:" in res.output
 
