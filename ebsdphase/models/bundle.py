@@ -107,8 +107,11 @@ class Bundle:
 
         reasons = domain.too_small(ebsd_map, self.min_extent_um)
         if self.training_ranges:
-            reasons += domain.outside(domain.map_stats(ebsd_map, self.recipe), self.training_ranges,
-                                      details={"other_phase_fraction": domain.other_phase_names(ebsd_map)})
+            stats = domain.map_stats(ebsd_map, self.recipe)
+            # the phases' names only for a map that has some (one more pass over its phase ids)
+            details = ({"other_phase_fraction": domain.other_phase_names(ebsd_map)}
+                       if stats.get("other_phase_fraction") else None)
+            reasons += domain.outside(stats, self.training_ranges, details=details)
         return reasons
 
     @property

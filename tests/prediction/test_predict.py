@@ -265,20 +265,26 @@ def test_bad_tile_options_are_clear_errors(bundle):
         predict(ebsd, bundle, tile=1)
 
 
-def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bundle, tmp_path):
-    """The card says what the model saw; a map at another step still gets its phase map,
-    plus one warning line naming it and the reason, the same in fractions.csv and .phases.h5."""
+def _recarded(bundle, folder, **fields):
+    """A copy of ``bundle`` in ``folder`` whose card has ``fields`` set."""
     import json
     import shutil
 
+    shutil.copytree(bundle.folder, folder)
+    card = json.loads((folder / "tiny.json").read_text())
+    card.update(fields)
+    (folder / "tiny.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_a_map_outside_the_training_ranges_is_named_in_one_warning_csv_and_h5(bundle, tmp_path):
+    """The card says what the model saw; a map at another step still gets its phase map,
+    plus one warning line naming it and the reason, the same in fractions.csv and .phases.h5."""
     from ebsdphase.cli.main import app
     from ebsdphase.prediction.result import read_prediction
 
-    model = tmp_path / "model"
-    shutil.copytree(bundle.folder, model)
-    card = json.loads((model / "tiny.json").read_text())
-    card["training_ranges"] = {"step_um": [0.05, 0.5], "indexed_fraction": [0.7, 1.0]}
-    (model / "tiny.json").write_text(json.dumps(card))
+    model = _recarded(bundle, tmp_path / "model", training_ranges={"step_um": [0.05, 0.5],
+                                                                    "indexed_fraction": [0.7, 1.0]})
     maps = tmp_path / "maps"
     maps.mkdir()
     inside, _ = blob_map(31)
@@ -302,18 +308,12 @@ def test_a_map_with_austenite_is_warned_about_by_name_in_the_line_csv_and_h5(bun
     """A model that saw body-centred iron only (the card's other_phase_fraction range 0-0)
     still classes a duplex map's austenite pixels as one of its classes; the user reads
     which phase and how much of the map, in the warning line, fractions.csv and .phases.h5."""
-    import json
-    import shutil
-
     from ebsdphase.cli.main import app
     from ebsdphase.core.ebsdmap import Phase
     from ebsdphase.prediction.result import read_prediction
 
-    model = tmp_path / "model"
-    shutil.copytree(bundle.folder, model)
-    card = json.loads((model / "tiny.json").read_text())
-    card["training_ranges"] = {"step_um": [0.05, 0.5], "other_phase_fraction": [0.0, 0.0]}
-    (model / "tiny.json").write_text(json.dumps(card))
+    model = _recarded(bundle, tmp_path / "model", training_ranges={"step_um": [0.05, 0.5],
+                                                                    "other_phase_fraction": [0.0, 0.0]})
     maps = tmp_path / "maps"
     maps.mkdir()
     steel, _ = blob_map(34)
