@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from ebsdphase.core.atomic import atomic_path
-from ebsdphase.core.classes import ClassSet
+from ebsdphase.core.classes import OTHER_PHASE_COLOUR, OTHER_PHASE_LABEL, ClassSet
 from ebsdphase.core.text import short_name
 
 
@@ -295,11 +295,18 @@ def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
     inset.set_axis_off()
     i += 1
     classes = pred.class_set
-    axes[i].imshow(classes.colourize(np.asarray(pred.classes, np.uint8)), interpolation="nearest")
-    fr = pred.fractions()["all"]
-    axes[i].set_title("phases: " + ", ".join(f"{n} {100 * fr[n]:.1f} %" for n in classes.names), fontsize=9)
+    axes[i].imshow(classes.colourize(pred.shown_classes(), unlabelled=OTHER_PHASE_COLOUR), interpolation="nearest")
+    fractions = pred.fractions()
+    fr = fractions["all"]
+    head = "phases"
     legend = [f"{n} ({100 * fr[n]:.1f} %)" for n in classes.names]
-    axes[i].legend(handles=[Patch(color=np.array(c) / 255, label=lab) for c, lab in zip(classes.colours, legend)],
+    colours = list(classes.colours)
+    if pred.iron is not None:  # a duplex or TRIP map: fractions of its iron, the other phase greyed out
+        fr, head = fractions["iron"], "phases of the bcc iron"
+        legend = [f"{n} ({100 * fr[n]:.1f} % of bcc)" for n in classes.names] + [OTHER_PHASE_LABEL]
+        colours.append(OTHER_PHASE_COLOUR)
+    axes[i].set_title(f"{head}: " + ", ".join(f"{n} {100 * fr[n]:.1f} %" for n in classes.names), fontsize=9)
+    axes[i].legend(handles=[Patch(color=np.array(c) / 255, label=lab) for c, lab in zip(colours, legend)],
                    loc="upper left", fontsize=7, framealpha=0.85)
     i += 1
     im = axes[i].imshow(pred.entropy, cmap="magma", vmin=0, vmax=1, interpolation="nearest")

@@ -33,6 +33,21 @@ def test_the_example_map_figure_has_a_legend_and_a_scale_bar_in_um(tmp_path):
     assert img.size[0] > 1000
 
 
+def test_a_duplex_figure_greys_out_the_austenite_and_gives_fractions_of_the_bcc_iron(tmp_path):
+    from ebsdphase.core.classes import OTHER_PHASE_LABEL
+    from ebsdphase.core.ebsdmap import Phase
+
+    ebsd = read_map(example_map())
+    ebsd.phases = {**ebsd.phases, 2: Phase("Austenite", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+    ebsd.phase_id[: ebsd.rows // 2][ebsd.phase_id[: ebsd.rows // 2] > 0] = 2
+    pred, img = _figure(ebsd, tmp_path, "dp-kam")
+    iron = pred.fractions()["iron"]
+    assert iron != pred.fractions()["all"]
+    legend = json.loads(img.text["ebsdphase:legend"])
+    assert legend == [f"{n} ({100 * iron[n]:.1f} % of bcc)" for n in pred.class_set.names] + [OTHER_PHASE_LABEL]
+    assert json.loads(img.text["ebsdphase:panels"])[3].startswith("phases of the bcc iron: ")
+
+
 def test_a_real_map_figure(tmp_path, shared_data):
     ebsd = read_map(shared_data / "ferrite_dc06" / "DC06_2uniax.ang")
     _, img = _figure(ebsd, tmp_path, "dp-quality-kam")

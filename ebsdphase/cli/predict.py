@@ -118,13 +118,18 @@ def print_run(run) -> None:
     if not rows:
         return
     names = list(rows[0][1]["all"])
+    # "% of bcc" only when a map indexes other phases (austenite): its share of the iron alone
+    with_iron = any(row.get("over_iron") is not None for _, row in rows)
     table, width = _fractions_table(f"Phase fractions (model {run.model})", "map",
-                                    [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names] + ["time\ns"])
+                                    [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names]
+                                    + ([f"{n}\n% of bcc" for n in names] if with_iron else []) + ["time\ns"])
     for stem, row in rows:
         idx = row["over_indexed"] or {}
+        iron = row.get("over_iron") or idx
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"
         table.add_row(short_name(stem, width), *[percent(row["all"][n], 1) for n in names],
-                      *[percent(idx.get(n), 1) for n in names], status)
+                      *[percent(idx.get(n), 1) for n in names],
+                      *([percent(iron.get(n), 1) for n in names] if with_iron else []), status)
     console.print(table)
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 
-from ebsdphase.core.ebsdmap import Phase
+import numpy as np
+
+from ebsdphase.core.ebsdmap import EBSDMap, Phase
 
 #: the cell edges (angstrom) of body-centred iron: ferrite and bainite a = 2.87, tetragonal
 #: martensite c up to ~3.05; fcc iron, nickel and copper lie at 3.5-3.7
@@ -62,3 +64,13 @@ def is_bcc_iron(phase: Phase) -> bool | None:
     if _IRON_WORDS & set(words) and not formula:
         return True
     return None
+
+
+def iron_mask(ebsd: EBSDMap) -> np.ndarray | None:
+    """(rows, cols) bool: the indexed pixels of body-centred iron (phases :func:`is_bcc_iron`
+    cannot tell count as iron), or None when no phase of the map's table is another phase:
+    then every indexed pixel is iron, and the common case costs no pass over the pixels."""
+    others = [i for i, phase in ebsd.phases.items() if i > 0 and is_bcc_iron(phase) is False]
+    if not others:
+        return None
+    return ebsd.indexed & ~np.isin(ebsd.phase_id, others)

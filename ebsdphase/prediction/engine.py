@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ebsdphase.core.errors import EbsdphaseError
+from ebsdphase.core.iron import iron_mask
 from ebsdphase.prediction.result import Prediction, from_probabilities
 
 __all__ = ["Prediction", "predict", "predict_many", "predict_probabilities", "batched_probabilities",
@@ -221,7 +222,7 @@ def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
     return from_probabilities(probs, class_set=bundle.classes, model=bundle.name, source=ebsd.source,
                               indexed=ebsd.indexed, recipe=bundle.recipe.to_dict(),
                               outside_training=bundle.outside_training(seen_map(bundle, ebsd)),
-                              step=tuple(ebsd.step))
+                              step=tuple(ebsd.step), iron=iron_mask(ebsd))
 
 
 def seen_map(bundle, ebsd):

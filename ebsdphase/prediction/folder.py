@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ebsdphase.core.atomic import OutputError, remove_stale_parts, storage_error, write_text_atomic
+from ebsdphase.core.classes import OTHER_PHASE_COLOUR
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.core.report import EXIT_OK, EXIT_PARTIAL, ProgressFactory, no_progress
 from ebsdphase.prediction.engine import (BATCH_PIXELS, batched_map_probabilities, cleaned_for, load_model,
@@ -451,10 +452,14 @@ def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
     """``report.html`` of the run: fractions per map, then each map's figure or phase image."""
     from ebsdphase.htmlreport import percent, write_report
 
-    header = ["map"] + [f"{n} %" for n in names] + ["time s", "note"]
+    with_iron = any(r.get("over_iron") is not None for r in run.fractions.values())
+    header = (["map"] + [f"{n} %" for n in names] + ([f"{n} % of bcc" for n in names] if with_iron else [])
+              + ["time s", "note"])
     rows = []
     for stem, r in run.fractions.items():
+        iron = r.get("over_iron") or r.get("over_indexed") or {}
         rows.append([stem] + [percent(r["all"].get(n), 1) for n in names]
+                    + ([percent(iron.get(n), 1) for n in names] if with_iron else [])
                     + [f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date",
                        r.get("outside_training", "")])
     sections = {stem: [p for p in (out / f"{stem}{FIGURE_SUFFIX}", out / f"{stem}{PNG_SUFFIX}") if p.exists()][:1]
@@ -522,7 +527,8 @@ def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool, tabl
     from ebsdphase.plots import save_phase_map
 
     files = [write_prediction(out / f"{stem}{SUFFIX}", pred),
-             save_phase_map(out / f"{stem}{PNG_SUFFIX}", pred.classes, pred.class_set)]
+             save_phase_map(out / f"{stem}{PNG_SUFFIX}", pred.shown_classes(), pred.class_set,
+                            background=OTHER_PHASE_COLOUR)]
     if ctf:
         files.append(write_phase_ctf(out / f"{stem}{CTF_SUFFIX}", ebsd, pred))
     if table is not None:
@@ -570,6 +576,7 @@ def _fraction_row(pred: Prediction, table=None) -> dict:
     fr = pred.fractions()
     n_idx = int(np.count_nonzero(pred.indexed)) if pred.indexed is not None else None
     row = {"pixels": pred.classes.size, "indexed": n_idx, "all": fr["all"], "over_indexed": fr["indexed"],
+           "iron": int(np.count_nonzero(pred.iron)) if pred.iron is not None else None, "over_iron": fr["iron"],
            "outside_training": "; ".join(pred.outside_training)}
     if table is not None:
         row["grains"] = table.fractions()
@@ -591,15 +598,22 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     with_grains = any("grains" in r for r in rows.values())
+    # the iron columns only where a map indexes other phases (duplex, TRIP): elsewhere they
+    # would repeat the indexed ones; a pure-iron map in such a table gets its indexed figures
+    with_iron = any(r.get("over_iron") is not None for r in rows.values())
     w.writerow(["map", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
                + [f"{n}_indexed" for n in names] + ["outside_training"]
+               + (["bcc_iron_pixels"] + [f"{n}_bcc_iron" for n in names] if with_iron else [])
                + ([f"{n}_grain_area" for n in names] + [f"{n}_grain_count" for n in names] if with_grains else []))
     for stem, r in rows.items():
         idx = r["over_indexed"] or {}
+        iron = r.get("over_iron") or idx
+        n_iron = r["indexed"] if r.get("iron") is None else r["iron"]
         g = r.get("grains") or {"by_area": {}, "by_count": {}}
         w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]
                    + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names]
                    + [r.get("outside_training", "")]
+                   + (["" if n_iron is None else n_iron] + [_fmt(iron.get(n)) for n in names] if with_iron else [])
                    + ([_fmt(g["by_area"].get(n)) for n in names] + [_fmt(g["by_count"].get(n)) for n in names]
                       if with_grains else []))
     write_text_atomic(path, buf.getvalue())

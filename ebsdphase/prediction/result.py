@@ -6,6 +6,8 @@ Layout (HDF5):
   /entropy        (rows, cols) float32  softmax entropy divided by ln K: 0 = certain,
                                         1 = all classes equally likely
   /indexed        (rows, cols) bool     the map's indexed pixels (phase_id > 0)
+  /iron           (rows, cols) bool     the indexed pixels of body-centred iron; only for a map
+                                        that indexes other phases too (duplex, TRIP steels)
   attrs: format="ebsdphase-phases", version=1, classes (JSON of ClassSet.to_dict()),
          model (name), source (input map path), recipe (JSON; may be "{}")
 """
@@ -23,7 +25,7 @@ import numpy as np
 
 from ebsdphase.core.atomic import atomic_path
 from ebsdphase.core.errors import EbsdphaseError
-from ebsdphase.core.classes import ClassSet
+from ebsdphase.core.classes import OTHER_PHASE, ClassSet
 
 MAGIC = "ebsdphase-phases"
 VERSION = 1
@@ -49,19 +51,33 @@ class Prediction:
     #: the model (a digest of its card and weights) and the settings that made this answer;
     #: a folder run redoes a map whose outputs were made otherwise ("" = unknown)
     produced_by: str = ""
+    #: (rows, cols) bool: the indexed pixels of body-centred iron, for a map that also indexes
+    #: other phases (austenite of a duplex or TRIP steel), whose pixels the classes do not
+    #: describe; None: every indexed pixel is iron (:func:`ebsdphase.core.iron.iron_mask`)
+    iron: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.classes.shape[0]), int(self.classes.shape[1]))
 
+    def shown_classes(self) -> np.ndarray:
+        """The classes as pictures show them: pixels indexed as another phase than
+        body-centred iron are :data:`OTHER_PHASE`."""
+        if self.iron is None or self.indexed is None:
+            return self.classes
+        return np.where(self.indexed & ~self.iron, np.uint8(OTHER_PHASE), self.classes).astype(np.uint8)
+
     def fractions(self) -> dict[str, dict[str, float] | None]:
-        """Fraction of each class over all pixels and over indexed pixels."""
+        """Fraction of each class over all pixels, over indexed pixels, and over the indexed
+        pixels of body-centred iron ("iron": None unless the map indexes other phases too)."""
         k = len(self.class_set)
         flat = self.classes.ravel()
         counts = np.bincount(flat, minlength=k)[:k]
-        out: dict[str, dict[str, float] | None] = {"all": _fracs(counts, self.class_set), "indexed": None}
-        if self.indexed is not None:
-            out["indexed"] = _fracs(np.bincount(flat[self.indexed.ravel()], minlength=k)[:k], self.class_set)
+        out: dict[str, dict[str, float] | None] = {"all": _fracs(counts, self.class_set), "indexed": None,
+                                                   "iron": None}
+        for key, mask in (("indexed", self.indexed), ("iron", self.iron)):
+            if mask is not None:
+                out[key] = _fracs(np.bincount(flat[mask.ravel()], minlength=k)[:k], self.class_set)
         return out
 
 
@@ -108,6 +124,8 @@ def write_prediction(path: str | os.PathLike, pred: Prediction) -> Path:
         f.create_dataset("entropy", data=np.asarray(pred.entropy, np.float32))
         if pred.indexed is not None:
             f.create_dataset("indexed", data=np.asarray(pred.indexed, bool), chunks=chunks, **opts)
+        if pred.iron is not None:
+            f.create_dataset("iron", data=np.asarray(pred.iron, bool), chunks=chunks, **opts)
     return p
 
 
@@ -138,6 +156,7 @@ def read_prediction(path: str | os.PathLike, probabilities: bool = True) -> Pred
                 model=str(f.attrs.get("model", "")),
                 source=str(f.attrs.get("source", "")) or None,
                 indexed=f["indexed"][()].astype(bool) if "indexed" in f else None,
+                iron=f["iron"][()].astype(bool) if "iron" in f else None,
                 recipe=json.loads(f.attrs.get("recipe", "{}")),
                 outside_training=json.loads(f.attrs.get("outside_training", "[]")),
                 step=tuple(float(s) for s in f.attrs["step_um"]) if "step_um" in f.attrs else None,

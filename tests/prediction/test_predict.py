@@ -334,6 +334,51 @@ def test_a_map_with_austenite_is_warned_about_by_name_in_the_line_csv_and_h5(bun
     assert why[0] == "indexed pixels not body-centred iron 50% (Austenite) (trained on 0% only)"
 
 
+def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austenite_is_greyed(bundle, tmp_path):
+    """The classes of a duplex map's austenite pixels mean nothing: fractions.csv gives the
+    classes over the bcc-iron pixels as well (from the phase ids, not the classes), the
+    .phases.h5 keeps which pixels those are, and the phase picture shows the austenite grey.
+    A pure-iron map in the same table gets its indexed figures there; alone, no such columns."""
+    from PIL import Image
+
+    from ebsdphase.cli.main import app
+    from ebsdphase.core.classes import OTHER_PHASE_COLOUR
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.prediction.result import read_prediction
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    steel, _ = blob_map(34)
+    duplex, _ = blob_map(35)
+    duplex.phases = {**duplex.phases, 2: Phase("Austenite", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+    duplex.phase_id[:, :20][duplex.phase_id[:, :20] > 0] = 2
+    iron = duplex.phase_id == 1
+    write_map(steel, maps / "steel.ebsd.h5")
+    write_map(duplex, maps / "duplex.ebsd.h5")
+    r = CliRunner().invoke(app, ["predict", str(maps), "-m", str(bundle.folder), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "of bcc" in r.output
+    pred = read_prediction(tmp_path / "out" / "duplex.phases.h5")
+    assert np.array_equal(pred.iron, iron)
+    assert read_prediction(tmp_path / "out" / "steel.phases.h5").iron is None
+    with open(tmp_path / "out" / "fractions.csv") as f:
+        rows = {row["map"]: row for row in csv.DictReader(f)}
+    assert int(rows["duplex"]["bcc_iron_pixels"]) == iron.sum() < int(rows["duplex"]["indexed_pixels"])
+    for k, name in enumerate(pred.class_set.names):
+        want = np.mean(pred.classes[iron] == k)
+        assert float(rows["duplex"][f"{name}_bcc_iron"]) == pytest.approx(want, abs=1e-6)
+        assert rows["steel"][f"{name}_bcc_iron"] == rows["steel"][f"{name}_indexed"]
+    png = np.asarray(Image.open(tmp_path / "out" / "duplex.phases.png").convert("RGB"))
+    assert (png[duplex.phase_id == 2] == OTHER_PHASE_COLOUR).all()
+    assert not (png[iron] == OTHER_PHASE_COLOUR).all(axis=-1).any()
+    assert "% of bcc" in (tmp_path / "out" / "report.html").read_text()
+    alone = CliRunner().invoke(app, ["predict", str(maps / "steel.ebsd.h5"), "-m", str(bundle.folder),
+                                     "-o", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    header = (tmp_path / "alone" / "fractions.csv").read_text().splitlines()[0]
+    assert "bcc_iron" not in header
+
+
 def test_a_map_smaller_than_the_cards_field_of_view_is_warned_about(bundle, tmp_path):
     """A card that says from what field of view its answers hold (min_extent_um): a crop
     below it is still predicted, with the reason in outside_training; the map it was cut
