@@ -5,7 +5,10 @@ default, as the labelling's grain majority, grains under 5 pixels merged into a 
 every indexed pixel belongs to a grain). For
 each grain: its area (pixels x step area, um^2), centroid (um, x along the columns, y down
 the rows), the phase with the largest mean probability over its pixels, that mean
-probability, the mean KAM (3 x 3, 3 deg) and the mean of the map's quality channel.
+probability, the mean KAM (3 x 3, 3 deg) and the mean of the map's quality channel. A grain
+indexed as another phase than body-centred iron (the austenite of a duplex map) is written
+as :data:`~ebsdphase.core.classes.OTHER_PHASE_LABEL` and left out of the grain fractions,
+which are then those of the iron, as the pixel fractions over ``bcc_iron``.
 
 :func:`smooth_by_grains` gives every pixel of a grain the grain's phase (``predict
 --smooth grains``): the phase boundaries then follow grain boundaries, as an expert's
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ebsdphase.core.atomic import write_text_atomic
+from ebsdphase.core.classes import OTHER_PHASE_LABEL
 
 #: grain boundary angle (degrees), as ``label --grain-angle``
 GRAIN_ANGLE = 2.0
@@ -57,17 +61,29 @@ class GrainTable:
     quality_name: str | None
     grain_ids: np.ndarray        # (rows, cols) the grain of every pixel, -1 not indexed
     mean_probabilities: np.ndarray  # (grains, K) mean probability of every class
+    #: grains indexed as another phase than body-centred iron (None: the map has none)
+    other: np.ndarray | None = None
+
+    def phase_names(self) -> list[str]:
+        """Each grain's phase as written: its class, or OTHER_PHASE_LABEL for another phase."""
+        names = [self.classes[int(k)] for k in self.phase]
+        if self.other is not None:
+            names = [OTHER_PHASE_LABEL if o else n for n, o in zip(names, self.other)]
+        return names
 
     def fractions(self) -> dict[str, dict[str, float]]:
-        """{"by_area": {class: share}, "by_count": {class: share}} over the grains."""
-        return grain_fractions([self.classes[int(k)] for k in self.phase], self.area_um2, self.classes)
+        """{"by_area": {class: share}, "by_count": {class: share}} over the grains of iron."""
+        return grain_fractions(self.phase_names(), self.area_um2, self.classes)
 
 
 def grain_fractions(phases, areas, classes) -> dict[str, dict[str, float]]:  # noqa: ANN001
     """Fractions by grain area and by grain count of grains with ``phases`` (names) and
-    ``areas``, for each of ``classes``."""
+    ``areas``, for each of ``classes``, over the grains of these classes (another phase's
+    grains, :data:`OTHER_PHASE_LABEL`, are left out)."""
     phases = np.asarray(list(phases), dtype=object)
     areas = np.asarray(areas, np.float64)
+    known = np.isin(phases, list(classes))
+    phases, areas = phases[known], areas[known]
     total, n = float(areas.sum()), len(phases)
     out: dict[str, dict[str, float]] = {"by_area": {}, "by_count": {}}
     for name in classes:
@@ -109,6 +125,11 @@ def grain_table(pred, ebsd, angle: float = GRAIN_ANGLE, min_size: int = MIN_SIZE
     probs = np.asarray(pred.probabilities, np.float64)
     mean_p = np.stack([_means(gid, probs[..., k], n, counts) for k in range(probs.shape[-1])], -1)
     phase = mean_p.argmax(-1).astype(np.uint8) if n else np.zeros(0, np.uint8)
+    other = None
+    if pred.iron is not None and pred.indexed is not None:
+        # by the majority of the grain's pixels: a grain of a filled (cleaned) map holds
+        # pixels that were not indexed, which are neither iron nor the other phase
+        other = _means(gid, pred.indexed & ~pred.iron, n, counts) > _means(gid, pred.iron, n, counts)
     qname = quality_source(ebsd)
     quality = None
     if qname is not None:
@@ -120,7 +141,7 @@ def grain_table(pred, ebsd, angle: float = GRAIN_ANGLE, min_size: int = MIN_SIZE
         x_um=_means(gid, cols, n, counts) * sx, y_um=_means(gid, rows, n, counts) * sy,
         phase=phase, probability=mean_p[np.arange(n), phase] if n else np.zeros(0),
         kam_deg=_means(gid, kam(ebsd, 1, 3.0), n, counts), quality=quality, quality_name=qname,
-        grain_ids=gid, mean_probabilities=mean_p.reshape(n, probs.shape[-1]))
+        grain_ids=gid, mean_probabilities=mean_p.reshape(n, probs.shape[-1]), other=other)
 
 
 def smooth_by_grains(pred, table: GrainTable):
@@ -152,9 +173,10 @@ def write_grains_csv(path: str | os.PathLike, table: GrainTable) -> Path:
     w = csv.writer(buf, lineterminator="\n")
     qcol = f"mean_{table.quality_name}" if table.quality_name else "mean_quality"
     w.writerow(["grain", "pixels", "area_um2", "x_um", "y_um", "phase", "mean_probability", "mean_kam_deg", qcol])
+    names = table.phase_names()
     for i in range(len(table.ids)):
         w.writerow([int(table.ids[i]), int(table.pixels[i]), f"{table.area_um2[i]:.6g}", f"{table.x_um[i]:.4f}",
-                    f"{table.y_um[i]:.4f}", table.classes[int(table.phase[i])], f"{table.probability[i]:.4f}",
+                    f"{table.y_um[i]:.4f}", names[i], f"{table.probability[i]:.4f}",
                     f"{table.kam_deg[i]:.4f}", "" if table.quality is None else f"{table.quality[i]:.6g}"])
     p = Path(path)
     write_text_atomic(p, buf.getvalue())

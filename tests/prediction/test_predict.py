@@ -334,15 +334,16 @@ def test_a_map_with_austenite_is_warned_about_by_name_in_the_line_csv_and_h5(bun
     assert why[0] == "indexed pixels not body-centred iron 50% (Austenite) (trained on 0% only)"
 
 
-def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austenite_is_greyed(bundle, tmp_path):
+def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austenite_is_set_apart(bundle, tmp_path):
     """The classes of a duplex map's austenite pixels mean nothing: fractions.csv gives the
     classes over the bcc-iron pixels as well (from the phase ids, not the classes), the
-    .phases.h5 keeps which pixels those are, and the phase picture shows the austenite grey.
+    .phases.h5 keeps which pixels those are, the phase picture shows the austenite grey, and
+    the grain table names the austenite grains and leaves them out of the grain fractions.
     A pure-iron map in the same table gets its indexed figures there; alone, no such columns."""
     from PIL import Image
 
     from ebsdphase.cli.main import app
-    from ebsdphase.core.classes import OTHER_PHASE_COLOUR
+    from ebsdphase.core.classes import OTHER_PHASE_COLOUR, OTHER_PHASE_LABEL
     from ebsdphase.core.ebsdmap import Phase
     from ebsdphase.prediction.result import read_prediction
 
@@ -372,6 +373,22 @@ def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austen
     assert (png[duplex.phase_id == 2] == OTHER_PHASE_COLOUR).all()
     assert not (png[iron] == OTHER_PHASE_COLOUR).all(axis=-1).any()
     assert "% of bcc" in (tmp_path / "out" / "report.html").read_text()
+    # by grains: the austenite grains are named so and left out of the grain fractions
+    grains = CliRunner().invoke(app, ["predict", str(maps / "duplex.ebsd.h5"), "-m", str(bundle.folder),
+                                      "-o", str(tmp_path / "grains"), "--grains"])
+    assert grains.exit_code == 0, grains.output
+    with open(tmp_path / "grains" / "duplex.grains.csv") as f:
+        table = list(csv.DictReader(f))
+    other = [g for g in table if g["phase"] == OTHER_PHASE_LABEL]
+    assert other and len(other) < len(table)
+    other_area = sum(float(g["area_um2"]) for g in other)
+    assert other_area == pytest.approx((duplex.phase_id == 2).sum() * duplex.step[0] * duplex.step[1], rel=0.1)
+    with open(tmp_path / "grains" / "fractions.csv") as f:
+        row = next(csv.DictReader(f))
+    iron_area = sum(float(g["area_um2"]) for g in table if g["phase"] != OTHER_PHASE_LABEL)
+    ferrite_area = sum(float(g["area_um2"]) for g in table if g["phase"] == "ferrite")
+    assert float(row["ferrite_grain_area"]) == pytest.approx(ferrite_area / iron_area, abs=1e-5)
+    assert sum(float(row[f"{n}_grain_area"]) for n in pred.class_set.names) == pytest.approx(1.0)
     alone = CliRunner().invoke(app, ["predict", str(maps / "steel.ebsd.h5"), "-m", str(bundle.folder),
                                      "-o", str(tmp_path / "alone")])
     assert alone.exit_code == 0, alone.output
