@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ebsdphase.cli._common import OUT_ALIAS, console, error, handle_errors, output_option, pick_output, warn
 from ebsdphase.features import QUALITY_GAIN
+from ebsdphase.training.border import BORDER_SIGMA
 
 
 @handle_errors
@@ -48,6 +49,12 @@ def command(
     quality_dropout: float = typer.Option(0.0, "--quality-dropout", help="Share of training crops (0-1) whose "
                                           "quality channels are flattened to their median, so the model "
                                           "also learns the phase from KAM and texture alone (0: none)."),
+    border_weight: float = typer.Option(0.0, "--border-weight", help="Pixels near another class weigh up to "
+                                        "1 + W times more in the loss (U-Net border weights), so phase "
+                                        "borders and small islands count for more than their pixels "
+                                        "(0: none)."),
+    border_sigma: float = typer.Option(BORDER_SIGMA, "--border-sigma", help="Width (pixels) of the band "
+                                       "--border-weight stresses."),
     random_orientation: bool = typer.Option(False, "--random-orientation", help="Quaternion inputs: turn each "
                                             "training crop by a random sample rotation (re-homogenised) and a "
                                             "random symmetry of the square, so the model cannot learn the "
@@ -76,16 +83,19 @@ def command(
     out = pick_output(output, out_alias)
     params = parse_params(param)
     if resume and (arch or params or init or own_scale != 0.0 or quality_gain != QUALITY_GAIN
-                   or quality_dropout != 0.0 or random_orientation or keep_epochs):
+                   or quality_dropout != 0.0 or random_orientation or keep_epochs or border_weight != 0.0
+                   or border_sigma != BORDER_SIGMA):
         warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, "
-             "--own-scale, --quality-gain, --quality-dropout, --random-orientation and --keep-epochs are ignored")
+             "--own-scale, --quality-gain, --quality-dropout, --border-weight, --border-sigma, "
+             "--random-orientation and --keep-epochs are ignored")
     try:
         result = train(dataset, out, architecture=arch, params=params or None, epochs=epochs, batch_size=batch,
                        optimizer=optimizer, learning_rate=lr, seed=seed, patience=patience, monitor=monitor,
                        name=name, resume=resume, init=init, progress=not quiet, class_weight=class_weight,
                        dihedral=dihedral, smooth=smooth, distribute=distribute,
                        quality_gain=quality_gain, own_scale=own_scale, quality_dropout=quality_dropout,
-                       random_orientation=random_orientation, keep_epochs=keep_epochs)
+                       random_orientation=random_orientation, keep_epochs=keep_epochs,
+                       border_weight=border_weight, border_sigma=border_sigma)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

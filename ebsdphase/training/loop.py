@@ -39,6 +39,7 @@ from ebsdphase.dataset.io import open_dataset
 from ebsdphase.core.errors import EbsdphaseError
 from ebsdphase.features import QUALITY_GAIN, QUAT_LABELS
 from ebsdphase.models.bundle import SMOOTH_MODES
+from ebsdphase.training.border import BORDER_SIGMA, border_weights
 
 OPTIMIZERS = ("adadelta", "adam")
 #: Keras 2's Adadelta defaults (the paper's setting); Keras 3 lowered the rate to 0.001,
@@ -136,21 +137,25 @@ def applied_settings(config: dict) -> dict:
             "quality_gain": float(config.get("quality_gain", QUALITY_GAIN)),
             "own_scale": float(config.get("own_scale", 0.0)),
             "quality_dropout": float(config.get("quality_dropout", 0.0)),
-            "random_orientation": bool(config.get("random_orientation", False))}
+            "random_orientation": bool(config.get("random_orientation", False)),
+            "border_weight": float(config.get("border_weight", 0.0)),
+            "border_sigma": float(config.get("border_sigma", BORDER_SIGMA))}
 
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
                   dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
                   own: float = 0.0, orient: list[int] | None = None, grain_angle: float = 3.0,
-                  flat: float = 0.0):
+                  flat: float = 0.0, border: float = 0.0, border_sigma: float = BORDER_SIGMA):
     """Keras batches; ``jitter``: input channels given a random gain per crop (training of
     percentile-scaled quality channels, in [1/gain, gain], see
     :func:`ebsdphase.features.relative_jitter`); ``own``: the share of crops whose ``jitter``
     channels are first re-scaled over the crop's own percentile (:func:`ebsdphase.features.own_scale`);
     ``flat``: the share of crops whose ``jitter`` channels are flattened to their median
     (:func:`ebsdphase.features.flatten_quality`);
-    ``weights``: per-class pixel weights of the loss; ``dihedral``: every crop turned by a
+    ``weights``: per-class pixel weights of the loss; ``border``: pixels near another class
+    weigh up to ``1 + border`` times more (:func:`ebsdphase.training.border.border_weights`,
+    band ``border_sigma`` pixels); ``dihedral``: every crop turned by a
     random symmetry of the square each epoch (square crops only); ``orient``: the four
     quaternion channels of each crop turned by a random sample rotation (uniform over all
     rotations) and re-homogenised (:func:`ebsdphase.crystal.rotate_homogenized`, grains
@@ -202,6 +207,8 @@ def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, sh
             sample_weight = known.astype(np.float32)
             if weights is not None:
                 sample_weight *= weights[cls]
+            if border > 0:
+                sample_weight *= border_weights(y, border, border_sigma)
             # the padding of a short batch (see ``devices``) weighs nothing; keras still averages
             # that batch's loss over the padded count, so its step is a little shorter
             sample_weight[real:] = 0.0
@@ -474,6 +481,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
           random_orientation: bool = False, keep_epochs: bool = False, quality_dropout: float = 0.0,
+          border_weight: float = 0.0, border_sigma: float = BORDER_SIGMA,
           callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
@@ -493,7 +501,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
     channels are re-scaled over the crop's own 98th percentile first, as a crop or a
     one-phase map is at prediction (0: none); ``quality_dropout``: the share of training crops
     whose quality channels are flattened to their median (the pattern removed, the level
-    kept), so that the network also learns the phase without it (0: none);
+    kept), so that the network also learns the phase without it (0: none); ``border_weight``:
+    pixels near a pixel of another class weigh up to ``1 + border_weight`` times more in the
+    loss, within a band of about ``border_sigma`` pixels (:mod:`ebsdphase.training.border`;
+    0: none), so that phase borders and small islands count for more than their pixels;
     ``random_orientation``: quaternion inputs of
     each training crop turned by a random sample rotation (and the crop by a random symmetry
     of the square), so that the network learns from misorientations and grain shapes, not
@@ -572,6 +583,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "quality_gain": float(quality_gain),
             "own_scale": float(own_scale),
             "quality_dropout": float(quality_dropout),
+            "border_weight": float(border_weight),
+            "border_sigma": float(border_sigma),
             "random_orientation": bool(random_orientation),
             "keep_epochs": bool(keep_epochs),
             "smooth": None if smooth in (None, "none") else smooth,
@@ -591,6 +604,10 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if not 0.0 <= config["quality_dropout"] < 1.0:
             raise EbsdphaseError(f"quality_dropout={config['quality_dropout']}: choose a share of the crops "
                                  "from 0 to under 1")
+        if not 0.0 <= config["border_weight"] <= 100.0:
+            raise EbsdphaseError(f"border_weight={config['border_weight']}: choose a weight from 0 (none) to 100")
+        if not 0.5 <= config["border_sigma"] <= 64.0:
+            raise EbsdphaseError(f"border_sigma={config['border_sigma']}: choose a band from 0.5 to 64 pixels")
         if config["smooth"] is not None and config["smooth"] not in SMOOTH_MODES:
             raise EbsdphaseError(f"smooth={config['smooth']!r}: choose {', '.join(SMOOTH_MODES)} or none")
 
@@ -695,7 +712,8 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
                                       jitter, weights, turn, devices=devices,
                                       gain=applied["quality_gain"], own=applied["own_scale"],
                                       orient=orient, grain_angle=float(recipe.get("grain_angle", 3.0)),
-                                      flat=applied["quality_dropout"])
+                                      flat=applied["quality_dropout"], border=applied["border_weight"],
+                                      border_sigma=applied["border_sigma"])
     val = (_make_batches(val_x, val_y, n_classes, config["batch_size"], config["seed"], False, devices=devices)
            if val_x is not None else None)
     run.val_batches = val

@@ -543,3 +543,54 @@ def test_a_run_refuses_a_smoothing_predict_does_not_know(dataset, tmp_path):
 
     with pytest.raises(EbsdphaseError, match="smooth='grain'"):
         train(dataset, tmp_path / "run", params=TINY, epochs=1, smooth="grain")
+
+
+def _brute_border(labels: np.ndarray, w0: float, sigma: float) -> np.ndarray:
+    """Border factors by brute force: each labelled pixel's distance to every labelled pixel
+    of another class in its crop (an independent reference for the distance transform)."""
+    out = np.ones(labels.shape)
+    for i, crop in enumerate(labels):
+        rr, cc = np.indices(crop.shape)
+        for r, c in zip(*np.nonzero(crop != 255)):
+            other = (crop != 255) & (crop != crop[r, c])
+            if other.any():
+                d2 = ((rr[other] - r) ** 2 + (cc[other] - c) ** 2).min()
+                out[i, r, c] = 1 + w0 * np.exp(-d2 / (2 * sigma ** 2))
+    return out
+
+
+def test_border_weights_grow_near_another_class_as_a_brute_force_reference_says():
+    from ebsdphase.training.border import border_weights
+
+    y = np.zeros((3, 9, 10), np.uint8)
+    y[0, :, 5:] = 1                       # two halves: a straight border
+    y[0, :, 4] = 255                      # with an unlabelled column on it
+    y[1, 3:5, 6:8] = 1                    # a 2 x 2 island of class 1
+    y[2] = 1                              # one class only
+    w = border_weights(y, 5.0, 2.0)
+    np.testing.assert_allclose(w, _brute_border(y, 5.0, 2.0), rtol=1e-6)
+    # hand-worked: next to the unlabelled column, the other class is 2 pixels away
+    assert w[0, 0, 3] == pytest.approx(1 + 5 * np.exp(-4 / 8))
+    assert w[0, 0, 0] == pytest.approx(1 + 5 * np.exp(-25 / 8))
+    np.testing.assert_allclose(w[1, 3:5, 6:8], 1 + 5 * np.exp(-1 / 8), rtol=1e-6)  # each island pixel touches class 0
+    assert (w[2] == 1).all() and (border_weights(y, 0.0) == 1).all()
+
+
+def test_border_weight_multiplies_the_class_weights_and_a_run_records_it(dataset, reference_run, tmp_path):
+    from ebsdphase.core.errors import EbsdphaseError
+    from ebsdphase.dataset.io import open_dataset
+    from ebsdphase.training.border import border_weights
+    from ebsdphase.training.loop import _make_batches, class_weights, train
+
+    with open_dataset(dataset) as ds:
+        x, y = ds.split("train")
+        x, y = np.asarray(x[:8]), np.asarray(y[:8])
+    cw = class_weights(y, 2)
+    _, _, plain = _make_batches(x, y, 2, 8, seed=0, shuffle=False, weights=cw)[0]
+    _, _, stressed = _make_batches(x, y, 2, 8, seed=0, shuffle=False, weights=cw, border=3.0, border_sigma=2.0)[0]
+    np.testing.assert_allclose(stressed, plain * border_weights(y, 3.0, 2.0), rtol=1e-6)
+    assert (stressed[y == 255] == 0).all() and stressed.max() > plain.max()
+    prov = json.loads(reference_run.bundle.read_text())["provenance"]
+    assert prov["border_weight"] == 0.0  # the card says what the run did
+    with pytest.raises(EbsdphaseError, match="border_weight=-1"):
+        train(dataset, tmp_path / "run", params=TINY, epochs=1, border_weight=-1.0)
