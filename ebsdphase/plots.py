@@ -245,6 +245,11 @@ def _scalebar(ax, length_um: float, step_um: float, colour: str = "white") -> No
     ax.add_artist(bar)
 
 
+def _pc(v: float) -> str:
+    """A fraction in a figure: "12.3 %", or "n/a" for a map with no pixel to count (NaN)."""
+    return "n/a" if v != v else f"{100 * v:.1f} %"
+
+
 def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
     """``<stem>.figure.png``: the inputs a metallurgist checks a phase map against, beside it.
 
@@ -303,9 +308,9 @@ def map_figure(path: str | os.PathLike, ebsd, pred, title: str = "") -> Path:
     colours = list(classes.colours)
     if pred.iron is not None:  # a duplex or TRIP map: fractions of its iron, the other phase greyed out
         fr, head = fractions["iron"], "phases of the bcc iron"
-        legend = [f"{n} ({100 * fr[n]:.1f} % of bcc)" for n in classes.names] + [OTHER_PHASE_LABEL]
+        legend = [f"{n} ({_pc(fr[n])} of bcc)" for n in classes.names] + [OTHER_PHASE_LABEL]
         colours.append(OTHER_PHASE_COLOUR)
-    axes[i].set_title(f"{head}: " + ", ".join(f"{n} {100 * fr[n]:.1f} %" for n in classes.names), fontsize=9)
+    axes[i].set_title(f"{head}: " + ", ".join(f"{n} {_pc(fr[n])}" for n in classes.names), fontsize=9)
     axes[i].legend(handles=[Patch(color=np.array(c) / 255, label=lab) for c, lab in zip(colours, legend)],
                    loc="upper left", fontsize=7, framealpha=0.85)
     i += 1

@@ -118,18 +118,18 @@ def print_run(run) -> None:
     if not rows:
         return
     names = list(rows[0][1]["all"])
-    # "% of bcc" only when a map indexes other phases (austenite): its share of the iron alone
+    # when a map indexes other phases (austenite), "% of bcc" (its iron alone) takes the place
+    # of "% indexed", which counts the austenite too (both stay in fractions.csv): 80 columns
     with_iron = any(row.get("over_iron") is not None for _, row in rows)
+    second = "% of bcc" if with_iron else "% indexed"
     table, width = _fractions_table(f"Phase fractions (model {run.model})", "map",
-                                    [f"{n}\n%" for n in names] + [f"{n}\n% indexed" for n in names]
-                                    + ([f"{n}\n% of bcc" for n in names] if with_iron else []) + ["time\ns"])
+                                    [f"{n}\n%" for n in names] + [f"{n}\n{second}" for n in names] + ["time\ns"])
     for stem, row in rows:
         idx = row["over_indexed"] or {}
-        iron = row.get("over_iron") or idx
+        shown = (row.get("over_iron") or idx) if with_iron else idx
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"
         table.add_row(short_name(stem, width), *[percent(row["all"][n], 1) for n in names],
-                      *[percent(idx.get(n), 1) for n in names],
-                      *([percent(iron.get(n), 1) for n in names] if with_iron else []), status)
+                      *[percent(shown.get(n), 1) for n in names], status)
     console.print(table)
 
 

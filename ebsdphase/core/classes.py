@@ -21,7 +21,7 @@ UNLABELLED = 255
 LABEL_SUFFIX = ".labels.png"
 #: the class value and colour pictures give the pixels of a phase other than body-centred
 #: iron (austenite of a duplex or TRIP steel): the model's class says nothing about them
-OTHER_PHASE = 255
+OTHER_PHASE = UNLABELLED  # pictures only: no class or label array ever holds it
 OTHER_PHASE_COLOUR = (200, 200, 200)
 OTHER_PHASE_LABEL = "other phase (not bcc iron)"
 

@@ -68,9 +68,11 @@ def is_bcc_iron(phase: Phase) -> bool | None:
 
 def iron_mask(ebsd: EBSDMap) -> np.ndarray | None:
     """(rows, cols) bool: the indexed pixels of body-centred iron (phases :func:`is_bcc_iron`
-    cannot tell count as iron), or None when no phase of the map's table is another phase:
-    then every indexed pixel is iron, and the common case costs no pass over the pixels."""
+    cannot tell count as iron), or None when no pixel is indexed as another phase: then
+    every indexed pixel is iron. A map whose table lists no other phase (the common case)
+    costs no pass over its pixels; one whose table lists an fcc iron it never indexed, one."""
     others = [i for i, phase in ebsd.phases.items() if i > 0 and is_bcc_iron(phase) is False]
     if not others:
         return None
-    return ebsd.indexed & ~np.isin(ebsd.phase_id, others)
+    other = ebsd.indexed & np.isin(ebsd.phase_id, others)
+    return ebsd.indexed & ~other if other.any() else None

@@ -114,6 +114,20 @@ class Bundle:
             reasons += domain.outside(stats, self.training_ranges, details=details)
         return reasons
 
+    @cached_property
+    def sets_other_phases_apart(self) -> bool:
+        """Whether ``predict`` sets apart the pixels of a map's phases other than body-centred
+        iron (fractions over the iron alone, grey in pictures): for a model of bcc iron only,
+        none of whose classes names another phase (austenite) and whose card does not say it
+        was trained on maps with another phase."""
+        from ebsdphase.core.ebsdmap import Phase
+        from ebsdphase.core.iron import is_bcc_iron
+
+        if any(is_bcc_iron(Phase(n, laue="")) is False for n in self.classes.names):
+            return False
+        seen = self.training_ranges.get("other_phase_fraction")
+        return not (seen and float(seen[1]) >= 0.01)
+
     @property
     def min_extent_um(self) -> float | None:
         """The smallest field of view (shorter side, um) whose answers agree with those of a

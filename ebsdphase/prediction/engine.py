@@ -222,7 +222,8 @@ def wrap_probabilities(bundle, ebsd, probs: np.ndarray) -> Prediction:
     return from_probabilities(probs, class_set=bundle.classes, model=bundle.name, source=ebsd.source,
                               indexed=ebsd.indexed, recipe=bundle.recipe.to_dict(),
                               outside_training=bundle.outside_training(seen_map(bundle, ebsd)),
-                              step=tuple(ebsd.step), iron=iron_mask(ebsd))
+                              step=tuple(ebsd.step),
+                              iron=iron_mask(ebsd) if bundle.sets_other_phases_apart else None)
 
 
 def seen_map(bundle, ebsd):

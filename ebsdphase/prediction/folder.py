@@ -101,8 +101,10 @@ def _up_to_date(src: Path, outs: list[Path], key: str) -> bool:
 
 def run_key(bundle, smooth: str | None, tile: int | None, overlap: int, tta: bool) -> str:
     """What decides a map's answer besides the map: the model's digest and the settings."""
+    # "outputs": what a map's outputs hold; 2 since they set apart the pixels of other phases
+    # (the bcc-iron mask), so outputs written before are made again rather than read as iron
     return json.dumps({"model": bundle.name, "digest": bundle.digest, "smooth": smooth, "tile": tile,
-                       "overlap": overlap if tile else 0, "tta": bool(tta)}, sort_keys=True)
+                       "overlap": overlap if tile else 0, "tta": bool(tta), "outputs": 2}, sort_keys=True)
 
 
 def _writable(out: Path) -> None:
@@ -601,10 +603,11 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
     # the iron columns only where a map indexes other phases (duplex, TRIP): elsewhere they
     # would repeat the indexed ones; a pure-iron map in such a table gets its indexed figures
     with_iron = any(r.get("over_iron") is not None for r in rows.values())
+    # (the iron columns last, so that readers by position keep their columns)
     w.writerow(["map", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
                + [f"{n}_indexed" for n in names] + ["outside_training"]
-               + (["bcc_iron_pixels"] + [f"{n}_bcc_iron" for n in names] if with_iron else [])
-               + ([f"{n}_grain_area" for n in names] + [f"{n}_grain_count" for n in names] if with_grains else []))
+               + ([f"{n}_grain_area" for n in names] + [f"{n}_grain_count" for n in names] if with_grains else [])
+               + (["bcc_iron_pixels"] + [f"{n}_bcc_iron" for n in names] if with_iron else []))
     for stem, r in rows.items():
         idx = r["over_indexed"] or {}
         iron = r.get("over_iron") or idx
@@ -613,9 +616,9 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
         w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]
                    + [_fmt(r["all"].get(n)) for n in names] + [_fmt(idx.get(n)) for n in names]
                    + [r.get("outside_training", "")]
-                   + (["" if n_iron is None else n_iron] + [_fmt(iron.get(n)) for n in names] if with_iron else [])
                    + ([_fmt(g["by_area"].get(n)) for n in names] + [_fmt(g["by_count"].get(n)) for n in names]
-                      if with_grains else []))
+                      if with_grains else [])
+                   + (["" if n_iron is None else n_iron] + [_fmt(iron.get(n)) for n in names] if with_iron else []))
     write_text_atomic(path, buf.getvalue())
     return path
 

@@ -61,8 +61,8 @@ class Prediction:
         return (int(self.classes.shape[0]), int(self.classes.shape[1]))
 
     def shown_classes(self) -> np.ndarray:
-        """The classes as pictures show them: pixels indexed as another phase than
-        body-centred iron are :data:`OTHER_PHASE`."""
+        """The classes as pictures show them (for display only, never written as classes):
+        pixels indexed as another phase than body-centred iron are :data:`OTHER_PHASE`."""
         if self.iron is None or self.indexed is None:
             return self.classes
         return np.where(self.indexed & ~self.iron, np.uint8(OTHER_PHASE), self.classes).astype(np.uint8)

@@ -396,6 +396,29 @@ def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austen
     assert "bcc_iron" not in header
 
 
+def test_only_a_model_of_bcc_iron_alone_sets_other_phases_apart(bundle, tmp_path):
+    """A model with an austenite class, or whose card says it saw austenite, keeps its own
+    answers on a duplex map's austenite; a map whose table lists fcc iron it never indexed
+    has nothing set apart."""
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.core.iron import iron_mask
+    from ebsdphase.models.bundle import load_bundle
+    from ebsdphase.prediction.engine import predict
+
+    duplex, _ = blob_map(36)
+    duplex.phases = {**duplex.phases, 2: Phase("Iron fcc", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+    assert iron_mask(duplex) is None  # listed, never indexed
+    duplex.phase_id[:, :20][duplex.phase_id[:, :20] > 0] = 2
+    assert np.array_equal(iron_mask(duplex), duplex.phase_id == 1)
+    assert bundle.sets_other_phases_apart and predict(duplex, bundle).iron is not None
+    saw = load_bundle(_recarded(bundle, tmp_path / "saw", training_ranges={"other_phase_fraction": [0.0, 0.5]}))
+    assert not saw.sets_other_phases_apart and predict(duplex, saw).iron is None
+    card = dict(bundle.card)
+    card["classes"] = {**card["classes"], "classes": ["ferrite", "austenite"]}
+    knows = load_bundle(_recarded(bundle, tmp_path / "knows", classes=card["classes"]))
+    assert not knows.sets_other_phases_apart
+
+
 def test_a_map_smaller_than_the_cards_field_of_view_is_warned_about(bundle, tmp_path):
     """A card that says from what field of view its answers hold (min_extent_um): a crop
     below it is still predicted, with the reason in outside_training; the map it was cut
@@ -451,16 +474,23 @@ def test_tta_is_equivariant_under_every_grid_symmetry(bundle):
     assert len(grids) == 8  # the 8 distinct symmetries of the square
 
 
-def test_at_80_columns_the_table_has_one_row_per_map_and_whole_headers(bundle, tmp_path):
+@pytest.mark.parametrize("duplex", [False, True])
+def test_at_80_columns_the_table_has_one_row_per_map_and_whole_headers(bundle, tmp_path, duplex):
+    """A folder with a duplex map shows "% of bcc" in place of "% indexed", in 80 columns too."""
     from typer.testing import CliRunner
 
     from ebsdphase.cli.main import app
+    from ebsdphase.core.ebsdmap import Phase
 
     maps = tmp_path / "maps"
     maps.mkdir()
     names = ["Arcelor_M1700_CROPPED_gf1_with_a_name_far_too_long_for_a_column", "short"]
     for i, n in enumerate(names):
-        write_map(blob_map(60 + i, shape=(24, 32))[0], maps / f"{n}.ebsd.h5")
+        m = blob_map(60 + i, shape=(24, 32))[0]
+        if duplex and n == "short":
+            m.phases = {**m.phases, 2: Phase("Austenite", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+            m.phase_id[:, :8][m.phase_id[:, :8] > 0] = 2
+        write_map(m, maps / f"{n}.ebsd.h5")
     res = CliRunner().invoke(app, ["predict", str(maps), "--model", str(bundle.card_path), "-o", str(tmp_path / "o")],
                              env={"COLUMNS": "80"})
     assert res.exit_code == 0, res.output
@@ -468,7 +498,7 @@ def test_at_80_columns_the_table_has_one_row_per_map_and_whole_headers(bundle, t
     assert len(body) == 2 and all(len(line) <= 80 for line in res.output.splitlines() if line[:1] in "┏┃│└")
     assert body[0].split("│")[1].strip().startswith("Arcelor_M") and "…" in body[0]
     head = " ".join(line for line in res.output.splitlines() if line.startswith("┃"))
-    assert "martensite" in head and "indexed" in head and "…" not in head  # headers whole
+    assert "martensite" in head and ("of bcc" if duplex else "indexed") in head and "…" not in head  # whole
     assert names[0] in (tmp_path / "o" / "fractions.csv").read_text()  # the full name stays in the CSV
 
 
