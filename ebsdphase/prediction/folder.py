@@ -543,7 +543,9 @@ def _write_outputs(pred: Prediction, ebsd, out: Path, stem: str, ctf: bool, tabl
 def phase_map(ebsd, pred: Prediction):
     """A copy of ``ebsd`` whose phase table has one BCC-iron entry per class (ids 1..K, in
     class order) and whose phase ids are the predicted classes + 1. Non-indexed pixels keep
-    phase 0: the network predicts them too, but they have no orientation to carry a phase."""
+    phase 0: the network predicts them too, but they have no orientation to carry a phase.
+    Pixels the prediction sets apart as another phase (:attr:`Prediction.iron`: a duplex
+    map's austenite) keep their own phase entry, after the classes."""
     import dataclasses
 
     from ebsdphase.core.ebsdmap import Phase
@@ -551,6 +553,12 @@ def phase_map(ebsd, pred: Prediction):
     phases = {i + 1: Phase(name=name, laue="m-3m", lattice=BCC_IRON, space_group=BCC_SPACE_GROUP)
               for i, name in enumerate(pred.class_set.names)}
     ids = np.where(ebsd.indexed, pred.classes.astype(np.int16) + 1, 0).astype(np.int16)
+    if pred.iron is not None:
+        other = ebsd.indexed & ~pred.iron
+        for j in np.unique(ebsd.phase_id[other]):
+            new = len(phases) + 1
+            phases[new] = ebsd.phases.get(int(j), Phase(name=f"phase {int(j)}"))
+            ids[other & (ebsd.phase_id == j)] = new
     return dataclasses.replace(ebsd, phase_id=ids, phases=phases, cache={},
                                metadata={**ebsd.metadata, "phases_from_model": pred.model})
 

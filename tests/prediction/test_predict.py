@@ -373,6 +373,15 @@ def test_a_duplex_maps_fractions_are_also_given_over_its_bcc_iron_and_its_austen
     assert (png[duplex.phase_id == 2] == OTHER_PHASE_COLOUR).all()
     assert not (png[iron] == OTHER_PHASE_COLOUR).all(axis=-1).any()
     assert "% of bcc" in (tmp_path / "out" / "report.html").read_text()
+    # --ctf: the austenite keeps its own phase entry, the iron gets the classes
+    ctf = CliRunner().invoke(app, ["predict", str(maps / "duplex.ebsd.h5"), "-m", str(bundle.folder),
+                                   "-o", str(tmp_path / "ctf"), "--ctf"])
+    assert ctf.exit_code == 0, ctf.output
+    back = read_map(tmp_path / "ctf" / "duplex.phases.ctf")
+    names = {i: p.name for i, p in back.phases.items()}
+    assert {names[i] for i in np.unique(back.phase_id[duplex.phase_id == 2])} == {"Austenite"}
+    assert back.phases[max(names)].lattice[0] == pytest.approx(3.59)
+    np.testing.assert_array_equal(back.phase_id[iron] - 1, pred.classes[iron])
     # by grains: the austenite grains are named so and left out of the grain fractions
     grains = CliRunner().invoke(app, ["predict", str(maps / "duplex.ebsd.h5"), "-m", str(bundle.folder),
                                       "-o", str(tmp_path / "grains"), "--grains"])
