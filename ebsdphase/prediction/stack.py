@@ -8,11 +8,14 @@ and writes, atomically, one file per stack, ``<name>.phases.h5``::
     probabilities  (Z, Y, X, K) float32   class probabilities
     entropy        (Z, Y, X) float32      softmax entropy / ln K
     indexed        (Z, Y, X) bool         indexed in its slice
+    iron           (Z, Y, X) bool         indexed as body-centred iron; only in a stack with a
+                                          slice that indexes another phase (austenite)
     attrs: format "ebsdphase-phases-stack", classes, model, slices (JSON list of sources),
            step_um (x, y), z_spacing_um, z_spacing_from ("option" or "x step"), fractions
 
 written slice by slice (one slice in memory at a time), and ``<name>.fractions.csv``: one
-row per slice and a last row for the volume. Slices are taken in natural order of their
+row per slice and a last row for the volume (with ``bcc_iron_pixels`` and ``<class>_bcc_iron``
+columns when a slice indexes another phase, as ``fractions.csv``). Slices are taken in natural order of their
 names (``s2`` before ``s10``) and must all have the same grid; a slice that cannot be read
 fails the stack in one line naming it (a volume with a missing slice would put the
 sections at the wrong depths).
@@ -100,6 +103,8 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
     k = len(names)
     counts = np.zeros((len(files), k), np.int64)
     idx_counts = np.zeros((len(files), k), np.int64)
+    iron_counts = np.zeros((len(files), k), np.int64)
+    with_iron = False
     shape = step = None
     z_from = "option"
     with progress(len(files), "predicting slices") as bar, atomic_path(volume) as tmp:
@@ -129,6 +134,14 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
                 f["indexed"][z] = indexed
                 counts[z] = np.bincount(pred.classes.ravel(), minlength=k)[:k]
                 idx_counts[z] = np.bincount(pred.classes[indexed].ravel(), minlength=k)[:k]
+                iron = indexed if pred.iron is None else pred.iron
+                iron_counts[z] = np.bincount(pred.classes[iron].ravel(), minlength=k)[:k]
+                if pred.iron is not None and not with_iron:  # the first slice with another phase
+                    with_iron = True
+                    f.create_dataset("iron", data=f["indexed"][()], chunks=f["indexed"].chunks,
+                                     compression="lzf", shuffle=True)
+                if with_iron:
+                    f["iron"][z] = iron
                 bar.advance()
             run = StackRun(volume=volume, fractions_file=out / f"{name}.fractions.csv", slices=files,
                            shape=(len(files), *shape), z_spacing_um=float(z_spacing), model=bundle.name)
@@ -143,7 +156,8 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
             f.attrs["z_spacing_um"] = float(z_spacing)
             f.attrs["z_spacing_from"] = z_from
             f.attrs["fractions"] = json.dumps(run.fractions["volume"])
-    _write_fractions(run.fractions_file, list(stems), counts, idx_counts, names)
+    _write_fractions(run.fractions_file, list(stems), counts, idx_counts, names,
+                     iron_counts if with_iron else None)
     return run
 
 
@@ -163,19 +177,21 @@ def _fractions(counts: np.ndarray, names: Sequence[str]) -> dict[str, float]:
 
 
 def _write_fractions(path: Path, stems: list[str], counts: np.ndarray, idx_counts: np.ndarray,
-                     names: Sequence[str]) -> Path:
+                     names: Sequence[str], iron_counts: np.ndarray | None = None) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["slice", "z", "pixels", "indexed_pixels"] + [f"{n}_all" for n in names]
-               + [f"{n}_indexed" for n in names])
+               + [f"{n}_indexed" for n in names]
+               + (["bcc_iron_pixels"] + [f"{n}_bcc_iron" for n in names] if iron_counts is not None else []))
 
-    def row(label: str, z: str, c: np.ndarray, ic: np.ndarray) -> None:
+    def row(label: str, z: str, c: np.ndarray, ic: np.ndarray, fe: np.ndarray | None) -> None:
         fa, fi = _fractions(c, names), _fractions(ic, names)
         w.writerow([label, z, int(c.sum()), int(ic.sum())] + [f"{fa[n]:.6f}" for n in names]
-                   + [f"{fi[n]:.6f}" for n in names])
+                   + [f"{fi[n]:.6f}" for n in names]
+                   + ([int(fe.sum())] + [f"{v:.6f}" for v in _fractions(fe, names).values()] if fe is not None else []))
 
     for z, stem in enumerate(stems):
-        row(stem, str(z), counts[z], idx_counts[z])
-    row("volume", "", counts.sum(0), idx_counts.sum(0))
+        row(stem, str(z), counts[z], idx_counts[z], None if iron_counts is None else iron_counts[z])
+    row("volume", "", counts.sum(0), idx_counts.sum(0), None if iron_counts is None else iron_counts.sum(0))
     write_text_atomic(path, buf.getvalue())
     return path

@@ -71,3 +71,26 @@ def test_cli_stack(card, slices, tmp_path):
     assert "volume 3 x 36 x 44" in r.output and "slice_10" in r.output
     with h5py.File(tmp_path / "o" / "serial.phases.h5") as f:
         assert f.attrs["z_spacing_from"] == "x step" and f.attrs["z_spacing_um"] == pytest.approx(0.1)
+
+
+def test_a_stack_with_a_duplex_slice_gives_fractions_of_its_bcc_iron(card, slices, tmp_path):
+    """A slice that indexes austenite: the volume keeps which voxels are iron, and the
+    fractions file gives each slice's and the volume's classes over the iron alone."""
+    from ebsdphase.core.ebsdmap import Phase
+    from ebsdphase.prediction.stack import predict_stack
+
+    m = blob_map(122, shape=(36, 44))[0]
+    m.phases = {**m.phases, 2: Phase("Austenite", "m-3m", (3.59, 3.59, 3.59, 90, 90, 90), 225)}
+    m.phase_id[:, :15][m.phase_id[:, :15] > 0] = 2
+    write_map(m, slices / "slice_2.ebsd.h5")
+    run = predict_stack([slices], card, tmp_path / "vol")
+    with h5py.File(run.volume) as f:
+        iron, indexed, classes = f["iron"][()], f["indexed"][()], f["classes"][()]
+    np.testing.assert_array_equal(iron[1], m.phase_id == 1)
+    np.testing.assert_array_equal(iron[[0, 2]], indexed[[0, 2]])  # the other slices: all their indexed voxels
+    with open(run.fractions_file) as fh:
+        rows = {r["slice"]: r for r in csv.DictReader(fh)}
+    assert int(rows["slice_2"]["bcc_iron_pixels"]) == (m.phase_id == 1).sum()
+    assert float(rows["slice_2"]["ferrite_bcc_iron"]) == pytest.approx(np.mean(classes[1][iron[1]] == 0), abs=1e-6)
+    assert float(rows["volume"]["ferrite_bcc_iron"]) == pytest.approx(np.mean(classes[iron] == 0), abs=1e-6)
+    assert rows["slice_1"]["ferrite_bcc_iron"] == rows["slice_1"]["ferrite_indexed"]
