@@ -73,6 +73,7 @@ def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
             + (f" --own-scale {own:g}" if own else "")
             + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
             + (" --random-orientation" if prov.get("random_orientation") else "")
+            + (f" --border-weight {prov['border_weight']:g}" if prov.get("border_weight") else "")
             + (f" --keep-epochs`, epoch {prov['epoch']}, chosen on whole validation maps: "
                "scripts/crop_validation.py)" if kept
                else f"`, best validation epoch {prov['epoch']})"))
