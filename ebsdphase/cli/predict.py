@@ -114,6 +114,8 @@ def _fractions_table(title: str, first: str, headers: list[str]) -> tuple[Table,
 
 
 def print_run(run) -> None:
+    from ebsdphase.prediction.folder import iron_fractions
+
     rows = list(run.fractions.items())
     if not rows:
         return
@@ -126,7 +128,7 @@ def print_run(run) -> None:
                                     [f"{n}\n%" for n in names] + [f"{n}\n{second}" for n in names] + ["time\ns"])
     for stem, row in rows:
         idx = row["over_indexed"] or {}
-        shown = (row.get("over_iron") or idx) if with_iron else idx
+        shown = iron_fractions(row) if with_iron else idx
         status = f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date"
         table.add_row(short_name(stem, width), *[percent(row["all"][n], 1) for n in names],
                       *[percent(shown.get(n), 1) for n in names], status)

@@ -459,7 +459,7 @@ def _write_html(run: "PredictRun", out: Path, names: Sequence[str]) -> Path:
               + ["time s", "note"])
     rows = []
     for stem, r in run.fractions.items():
-        iron = r.get("over_iron") or r.get("over_indexed") or {}
+        iron = iron_fractions(r)
         rows.append([stem] + [percent(r["all"].get(n), 1) for n in names]
                     + ([percent(iron.get(n), 1) for n in names] if with_iron else [])
                     + [f"{run.seconds[stem]:.1f}" if stem in run.seconds else "up to date",
@@ -553,8 +553,8 @@ def phase_map(ebsd, pred: Prediction):
     phases = {i + 1: Phase(name=name, laue="m-3m", lattice=BCC_IRON, space_group=BCC_SPACE_GROUP)
               for i, name in enumerate(pred.class_set.names)}
     ids = np.where(ebsd.indexed, pred.classes.astype(np.int16) + 1, 0).astype(np.int16)
-    if pred.iron is not None:
-        other = ebsd.indexed & ~pred.iron
+    other = pred.other_phase()
+    if other is not None:
         for j in np.unique(ebsd.phase_id[other]):
             new = len(phases) + 1
             phases[new] = ebsd.phases.get(int(j), Phase(name=f"phase {int(j)}"))
@@ -593,6 +593,12 @@ def _fraction_row(pred: Prediction, table=None) -> dict:
     return row
 
 
+def iron_fractions(row: dict) -> dict:
+    """A fractions row's classes over its bcc-iron pixels: those over its indexed pixels for
+    a map of iron alone (no other phase set apart), ``{}`` when neither is known."""
+    return row.get("over_iron") or row.get("over_indexed") or {}
+
+
 def _fraction_row_from_file(path: Path, grains_csv: Path | None = None) -> dict:
     from ebsdphase.prediction.result import read_prediction
 
@@ -618,7 +624,7 @@ def _write_fractions(path: Path, rows: dict[str, dict], names: Sequence[str]) ->
                + (["bcc_iron_pixels"] + [f"{n}_bcc_iron" for n in names] if with_iron else []))
     for stem, r in rows.items():
         idx = r["over_indexed"] or {}
-        iron = r.get("over_iron") or idx
+        iron = iron_fractions(r)
         n_iron = r["indexed"] if r.get("iron") is None else r["iron"]
         g = r.get("grains") or {"by_area": {}, "by_count": {}}
         w.writerow([stem, r["pixels"], "" if r["indexed"] is None else r["indexed"]]

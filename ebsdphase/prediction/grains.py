@@ -125,11 +125,11 @@ def grain_table(pred, ebsd, angle: float = GRAIN_ANGLE, min_size: int = MIN_SIZE
     probs = np.asarray(pred.probabilities, np.float64)
     mean_p = np.stack([_means(gid, probs[..., k], n, counts) for k in range(probs.shape[-1])], -1)
     phase = mean_p.argmax(-1).astype(np.uint8) if n else np.zeros(0, np.uint8)
-    other = None
-    if pred.iron is not None and pred.indexed is not None:
+    other = pred.other_phase()
+    if other is not None:
         # by the majority of the grain's pixels: a grain of a filled (cleaned) map holds
         # pixels that were not indexed, which are neither iron nor the other phase
-        other = _means(gid, pred.indexed & ~pred.iron, n, counts) > _means(gid, pred.iron, n, counts)
+        other = _means(gid, other, n, counts) > _means(gid, pred.iron, n, counts)
     qname = quality_source(ebsd)
     quality = None
     if qname is not None:

@@ -60,12 +60,20 @@ class Prediction:
     def shape(self) -> tuple[int, int]:
         return (int(self.classes.shape[0]), int(self.classes.shape[1]))
 
+    def other_phase(self) -> np.ndarray | None:
+        """(rows, cols) bool: the pixels indexed as another phase than body-centred iron, or
+        None when there are none (or the map's indexed pixels are unknown)."""
+        if self.iron is None or self.indexed is None:
+            return None
+        return self.indexed & ~self.iron
+
     def shown_classes(self) -> np.ndarray:
         """The classes as pictures show them (for display only, never written as classes):
         pixels indexed as another phase than body-centred iron are :data:`OTHER_PHASE`."""
-        if self.iron is None or self.indexed is None:
+        other = self.other_phase()
+        if other is None:
             return self.classes
-        return np.where(self.indexed & ~self.iron, np.uint8(OTHER_PHASE), self.classes).astype(np.uint8)
+        return np.where(other, np.uint8(OTHER_PHASE), self.classes).astype(np.uint8)
 
     def fractions(self) -> dict[str, dict[str, float] | None]:
         """Fraction of each class over all pixels, over indexed pixels, and over the indexed

@@ -135,7 +135,8 @@ def predict_stack(inputs: Iterable[str | os.PathLike] | str | os.PathLike, model
                 counts[z] = np.bincount(pred.classes.ravel(), minlength=k)[:k]
                 idx_counts[z] = np.bincount(pred.classes[indexed].ravel(), minlength=k)[:k]
                 iron = indexed if pred.iron is None else pred.iron
-                iron_counts[z] = np.bincount(pred.classes[iron].ravel(), minlength=k)[:k]
+                iron_counts[z] = idx_counts[z] if pred.iron is None else \
+                    np.bincount(pred.classes[iron].ravel(), minlength=k)[:k]
                 if pred.iron is not None and not with_iron:  # the first slice with another phase
                     with_iron = True
                     f.create_dataset("iron", data=f["indexed"][()], chunks=f["indexed"].chunks,
