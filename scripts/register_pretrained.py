@@ -53,23 +53,35 @@ def _dataset_facts(dataset: Path) -> tuple[int, int]:
 
 
 PREVIOUS = " (the weights of its previous release)"
+TRANSFERRED = " (its weights, read as this model's channels: train --transfer)"
 
 
 def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
     """A run fine-tuned from the released ``name`` (``train --init name``): names it instead
     of the maintainer's cache path and says how it was tuned; "" for a run from scratch or
     one continued from a maintainer's own run (its ``init`` path is kept as it is). ``kept``:
-    the bundle is one epoch of ``train --keep-epochs``, chosen on whole validation maps."""
+    the bundle is one epoch of ``train --keep-epochs``, chosen on whole validation maps. A
+    run started from another model's weights (``train --transfer``) is named so whatever ``name``."""
     init = prov.get("init")
     if not init:
         return ""
+    if prov.get("transfer"):
+        # another released model's weights, read as this model's channels (train --transfer)
+        base = init.split(" (")[0] if init.endswith(TRANSFERRED) else Path(init).stem
+        prov["init"] = f"{base}{TRANSFERRED}"
+        return f"; started from the weights of {base} (`train --init {base} --transfer" + _options(prov, kept)
     # a card registered before already names it (the script may run again on the same run)
     base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem
     if base != name:
         return ""
     prov["init"] = f"{base}{PREVIOUS}"
+    return f"; fine-tuned from the previous {base} (`train --init {base}" + _options(prov, kept)
+
+
+def _options(prov: dict, kept: bool) -> str:
+    """The rest of a fine-tune's ``train`` command, from its rate, and how its epoch was chosen."""
     own = prov.get("own_scale") or 0.0
-    return (f"; fine-tuned from the previous {base} (`train --init {base} --lr {prov['learning_rate']:g}"
+    return (f" --lr {prov['learning_rate']:g}"
             + (f" --own-scale {own:g}" if own else "")
             + (f" --quality-gain {prov['quality_gain']:g}" if prov.get("quality_gain", QUALITY_GAIN) != QUALITY_GAIN else "")
             + (" --random-orientation" if prov.get("random_orientation") else "")

@@ -70,6 +70,9 @@ def command(
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in RUN_DIR exactly, with its saved settings "
                                 "(only --epochs, --patience and --lr may change)."),
     init: Optional[str] = typer.Option(None, "--init", help="Start from this model's weights (bundle folder, card or pretrained name)."),
+    transfer: bool = typer.Option(False, "--transfer", help="With --init: start from a model trained on other "
+                                  "channels, as many and built the same way (e.g. --init dp-bs for a "
+                                  "band-contrast model)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a network (the paper's U-Net by default) on a prepared dataset.
@@ -82,10 +85,10 @@ def command(
 
     out = pick_output(output, out_alias)
     params = parse_params(param)
-    if resume and (arch or params or init or own_scale != 0.0 or quality_gain != QUALITY_GAIN
+    if resume and (arch or params or init or transfer or own_scale != 0.0 or quality_gain != QUALITY_GAIN
                    or quality_dropout != 0.0 or random_orientation or keep_epochs or border_weight != 0.0
                    or border_sigma != BORDER_SIGMA):
-        warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, "
+        warn(f"--resume uses the settings saved in {out / 'train.json'}; --arch, --param, --init, --transfer, "
              "--own-scale, --quality-gain, --quality-dropout, --border-weight, --border-sigma, "
              "--random-orientation and --keep-epochs are ignored")
     try:
@@ -95,7 +98,7 @@ def command(
                        dihedral=dihedral, smooth=smooth, distribute=distribute,
                        quality_gain=quality_gain, own_scale=own_scale, quality_dropout=quality_dropout,
                        random_orientation=random_orientation, keep_epochs=keep_epochs,
-                       border_weight=border_weight, border_sigma=border_sigma)
+                       border_weight=border_weight, border_sigma=border_sigma, transfer=transfer)
     except KeyboardInterrupt:
         error(f"interrupted; continue exactly where the last finished epoch left off with "
               f"`ebsdphase train {dataset} -o {out} --resume`")

@@ -142,6 +142,22 @@ def applied_settings(config: dict) -> dict:
             "border_sigma": float(config.get("border_sigma", BORDER_SIGMA))}
 
 
+def _check_init_recipe(bundle, recipe: dict, transfer: bool) -> None:
+    """``init`` weights must have read the dataset's channels; with ``transfer``, other
+    channels (as many, checked by the caller) built the same way: only their names differ."""
+    ours, theirs = dict(recipe), dict(bundle.card["recipe"])
+    names, init_names = list(ours.pop("names", [])), list(theirs.pop("names", []))
+    if names == init_names:
+        return
+    if not transfer:
+        raise EbsdphaseError(f"init={bundle.name!r}: the model was trained on channels {init_names}, the "
+                             f"dataset has {names} (transfer=True / --transfer to start from it anyway)")
+    if ours != theirs:
+        changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        raise EbsdphaseError(f"init={bundle.name!r}: its inputs are built otherwise than the dataset's "
+                             f"({', '.join(changed)} differ); transfer needs the same recipe but the channel names")
+
+
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
                   jitter: list[int] | None = None, weights: np.ndarray | None = None,
                   dihedral: bool = False, devices: int = 1, gain: float = QUALITY_GAIN,
@@ -395,6 +411,7 @@ class _Run:
                                 "lr_steps": self.config.get("lr_steps", []),
                                 "batch_size": self.config["batch_size"], "seed": self.config["seed"],
                                 "init": self.config.get("init"),
+                                **({"transfer": True} if self.config.get("transfer") else {}),
                                 **applied_settings(self.config)},
                     metrics=metrics, training_ranges=self.training_ranges,
                     smooth=self.config.get("smooth"))
@@ -481,13 +498,15 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
           class_weight: str = "balanced", dihedral: bool = True, smooth: str | None = "grains",
           distribute: bool = False, quality_gain: float = QUALITY_GAIN, own_scale: float = 0.0,
           random_orientation: bool = False, keep_epochs: bool = False, quality_dropout: float = 0.0,
-          border_weight: float = 0.0, border_sigma: float = BORDER_SIGMA,
+          border_weight: float = 0.0, border_sigma: float = BORDER_SIGMA, transfer: bool = False,
           callbacks: list | None = None) -> TrainResult:
     """Train a network on a prepared dataset file; see the module docstring for the outputs.
 
     ``architecture`` (default ``"unet"``, or the ``init`` model's) and ``params`` choose the
     network; ``init`` (a bundle, path or pretrained name) starts from trained weights
-    (fine-tuning). ``resume=True`` continues the run in ``run_dir`` with the settings saved
+    (fine-tuning); with ``transfer`` it may have been trained on other channels, as many and
+    built the same way (e.g. the band-slope model's weights for a band-contrast model: one
+    pattern-quality signal, read off another detector output). ``resume=True`` continues the run in ``run_dir`` with the settings saved
     there; only ``epochs``, ``patience`` and ``learning_rate`` may be changed (a run stopped
     early by its patience goes on when both are raised; a new learning rate applies from the
     next epoch on and is kept in ``train.json`` as a step, ``lr_steps``, so a later resume
@@ -559,6 +578,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
         if class_weight not in CLASS_WEIGHTS:
             raise EbsdphaseError(f"class_weight={class_weight!r}: choose {', '.join(CLASS_WEIGHTS)}")
         init_bundle = load_bundle(init) if init is not None else None
+        if transfer and init_bundle is None:
+            raise EbsdphaseError("transfer needs init: the model whose weights to start from")
         if init_bundle is not None:
             if architecture not in (None, init_bundle.architecture):
                 raise EbsdphaseError(f"init={init_bundle.name!r}: the model is a {init_bundle.architecture}, "
@@ -590,6 +611,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, architectur
             "smooth": None if smooth in (None, "none") else smooth,
             "name": name or run_dir.resolve().name,
             "init": str(init_bundle.card_path) if init_bundle is not None else None,
+            "transfer": bool(transfer),
             "keras_backend": keras.backend.backend(),
             "ebsdphase_version": ebsdphase.__version__,
         }
@@ -680,9 +702,7 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         if bundle.input_channels != channels or bundle.n_classes != n_classes:
             raise EbsdphaseError(f"init={bundle.name!r}: the model takes {bundle.input_channels} channels and gives "
                                  f"{bundle.n_classes} classes; the dataset has {channels} and {n_classes}")
-        if list(bundle.card["recipe"].get("names", [])) != list(recipe.get("names", [])):
-            raise EbsdphaseError(f"init={bundle.name!r}: the model was trained on channels "
-                                 f"{bundle.card['recipe'].get('names')}, the dataset has {recipe.get('names')}")
+        _check_init_recipe(bundle, recipe, bool(config.get("transfer")))
         model.set_weights(bundle.model.get_weights())
     model.compile(optimizer=_optimizer(config["optimizer"], config["learning_rate"]),
                   loss="categorical_crossentropy",

@@ -188,6 +188,45 @@ def test_cli_init_loads_the_weights_and_early_stopping_stops(dataset, reference_
     assert card["params"]["depth"] == 3 and card["provenance"]["init"].endswith("reference.json")
 
 
+def _relabelled(dataset: Path, out: Path, **recipe) -> Path:
+    """A copy of ``dataset`` whose recipe says other things (e.g. other channel names)."""
+    import shutil
+
+    shutil.copy(dataset, out)
+    with h5py.File(out, "r+") as f:
+        f.attrs["recipe"] = json.dumps({**json.loads(f.attrs["recipe"]), **recipe})
+    return out
+
+
+def test_transfer_starts_from_a_model_of_other_channels_only_when_asked(dataset, reference_run, tmp_path):
+    """The same inputs under other channel names (as band contrast is to band slope): --init
+    alone refuses the weights, naming both channel lists; --init --transfer takes them (with
+    a learning rate of 0 the first validation score is the reference's best) and the card
+    says so; a recipe built otherwise (another normalisation) is refused even then."""
+    renamed = _relabelled(dataset, tmp_path / "bc.h5", names=["bc", "kam"])
+    runner = CliRunner()
+    base = ["train", str(renamed), "--init", str(reference_run.run_dir), "--epochs", "1", "--lr", "0",
+            "--seed", "5", "-q"]
+    refused = runner.invoke(app, base + ["-o", str(tmp_path / "refused")])
+    assert refused.exit_code != 0
+    assert "['bs', 'kam']" in refused.output and "['bc', 'kam']" in refused.output and "--transfer" in refused.output
+    result = runner.invoke(app, base + ["-o", str(tmp_path / "moved"), "--transfer"])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "moved" / "history.csv") as f:
+        first = next(csv.DictReader(f))
+    assert float(first["val_balanced_accuracy"]) == pytest.approx(reference_run.best_value, rel=1e-5)
+    card = json.loads((tmp_path / "moved" / "moved.json").read_text())
+    assert card["recipe"]["names"] == ["bc", "kam"]
+    assert card["provenance"]["transfer"] is True and card["provenance"]["init"].endswith("reference.json")
+    other = _relabelled(dataset, tmp_path / "other.h5", names=["bc", "kam"], normalisation="invariant")
+    built = runner.invoke(app, ["train", str(other), "--init", str(reference_run.run_dir), "--transfer",
+                                "--epochs", "1", "-q", "-o", str(tmp_path / "built")])
+    assert built.exit_code != 0 and "normalisation" in built.output
+    # a plain fine-tune's card does not claim a transfer
+    plain = json.loads((reference_run.run_dir / "reference.json").read_text())
+    assert "transfer" not in plain["provenance"]
+
+
 def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, reference_run, tmp_path):
     """`--resume` keeps a run stopped early stopped; `--resume --patience N` lets it wait N
     epochs in all, counted from its best (with a learning rate of 0 nothing improves)."""
