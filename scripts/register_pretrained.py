@@ -66,8 +66,11 @@ def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
     if not init:
         return ""
     if prov.get("transfer"):
-        # another released model's weights, read as this model's channels (train --transfer)
+        # another released model's weights, read as this model's channels (train --transfer);
+        # a maintainer's own run keeps its path, as a plain fine-tune's does
         base = init.split(" (")[0] if init.endswith(TRANSFERRED) else Path(init).stem
+        if not base.startswith("dp-"):
+            return ""
         prov["init"] = f"{base}{TRANSFERRED}"
         return f"; started from the weights of {base} (`train --init {base} --transfer" + _options(prov, kept)
     # a card registered before already names it (the script may run again on the same run)

@@ -142,20 +142,25 @@ def applied_settings(config: dict) -> dict:
             "border_sigma": float(config.get("border_sigma", BORDER_SIGMA))}
 
 
-def _check_init_recipe(bundle, recipe: dict, transfer: bool) -> None:
+def _check_init_recipe(bundle, recipe: dict, transfer: bool) -> bool:
     """``init`` weights must have read the dataset's channels; with ``transfer``, other
-    channels (as many, checked by the caller) built the same way: only their names differ."""
-    ours, theirs = dict(recipe), dict(bundle.card["recipe"])
+    channels (as many, checked by the caller) built the same way: only their names differ.
+    True when the weights are transferred (the names differ), so the card says so only then."""
+    from ebsdphase.features import ChannelRecipe
+
+    # both through the recipe class, so a card that spells a default out reads as one that omits it
+    ours, theirs = ChannelRecipe.from_dict(recipe).to_dict(), bundle.recipe.to_dict()
     names, init_names = list(ours.pop("names", [])), list(theirs.pop("names", []))
     if names == init_names:
-        return
+        return False
+    if ours != theirs:
+        changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        raise EbsdphaseError(f"init={bundle.name!r}: the model was trained on channels {init_names} built "
+                             f"otherwise ({', '.join(changed)} differ); the dataset has {names}")
     if not transfer:
         raise EbsdphaseError(f"init={bundle.name!r}: the model was trained on channels {init_names}, the "
                              f"dataset has {names} (transfer=True / --transfer to start from it anyway)")
-    if ours != theirs:
-        changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-        raise EbsdphaseError(f"init={bundle.name!r}: its inputs are built otherwise than the dataset's "
-                             f"({', '.join(changed)} differ); transfer needs the same recipe but the channel names")
+    return True
 
 
 def _make_batches(inputs, labels, n_classes: int, batch_size: int, seed: int, shuffle: bool,
@@ -702,7 +707,7 @@ def _fit(ds, dataset_path: Path, run_dir: Path, config: dict, resume: bool, init
         if bundle.input_channels != channels or bundle.n_classes != n_classes:
             raise EbsdphaseError(f"init={bundle.name!r}: the model takes {bundle.input_channels} channels and gives "
                                  f"{bundle.n_classes} classes; the dataset has {channels} and {n_classes}")
-        _check_init_recipe(bundle, recipe, bool(config.get("transfer")))
+        config["transfer"] = _check_init_recipe(bundle, recipe, bool(config.get("transfer")))
         model.set_weights(bundle.model.get_weights())
     model.compile(optimizer=_optimizer(config["optimizer"], config["learning_rate"]),
                   loss="categorical_crossentropy",

@@ -210,7 +210,17 @@ def test_transfer_starts_from_a_model_of_other_channels_only_when_asked(dataset,
     refused = runner.invoke(app, base + ["-o", str(tmp_path / "refused")])
     assert refused.exit_code != 0
     assert "['bs', 'kam']" in refused.output and "['bc', 'kam']" in refused.output and "--transfer" in refused.output
-    result = runner.invoke(app, base + ["-o", str(tmp_path / "moved"), "--transfer"])
+    # the source card spells a default out ("fill_unindexed": false): the same recipe all the same
+    import shutil
+
+    spelled = tmp_path / "spelled"
+    shutil.copytree(reference_run.run_dir, spelled, ignore=shutil.ignore_patterns("checkpoint", "epochs"))
+    card_path = spelled / "reference.json"
+    card = json.loads(card_path.read_text())
+    card["recipe"]["fill_unindexed"] = False
+    card_path.write_text(json.dumps(card))
+    result = runner.invoke(app, ["train", str(renamed), "--init", str(card_path), "--epochs", "1", "--lr", "0",
+                                 "--seed", "5", "-q", "-o", str(tmp_path / "moved"), "--transfer"])
     assert result.exit_code == 0, result.output
     with open(tmp_path / "moved" / "history.csv") as f:
         first = next(csv.DictReader(f))
@@ -222,9 +232,11 @@ def test_transfer_starts_from_a_model_of_other_channels_only_when_asked(dataset,
     built = runner.invoke(app, ["train", str(other), "--init", str(reference_run.run_dir), "--transfer",
                                 "--epochs", "1", "-q", "-o", str(tmp_path / "built")])
     assert built.exit_code != 0 and "normalisation" in built.output
-    # a plain fine-tune's card does not claim a transfer
-    plain = json.loads((reference_run.run_dir / "reference.json").read_text())
-    assert "transfer" not in plain["provenance"]
+    # a card claims a transfer only when the channels differed: --transfer onto the same ones
+    same = runner.invoke(app, ["train", str(dataset), "--init", str(reference_run.run_dir), "--transfer",
+                               "--epochs", "1", "--lr", "0", "-q", "-o", str(tmp_path / "same")])
+    assert same.exit_code == 0, same.output
+    assert "transfer" not in json.loads((tmp_path / "same" / "same.json").read_text())["provenance"]
 
 
 def test_a_run_stopped_by_its_patience_goes_on_under_a_longer_one(dataset, reference_run, tmp_path):
