@@ -46,9 +46,8 @@ def main() -> None:
     from ebsdphase.prediction.engine import predict
     from ebsdphase.synth import synthesize
 
-    maps = [synthesize(p, 6100 + 100 * j + i, (428, 568), step)
+    maps = [(step, synthesize(p, 6100 + 100 * j + i, (428, 568), step))
             for step in args.step for j in range(args.maps) for i, p in enumerate(PRESETS)]
-    steps = [step for step in args.step for _ in range(args.maps) for _ in PRESETS]
     print("| model | accuracy | balanced acc. | max fraction error | crops: mean / worst agreement (n) "
           "| gain x 0.6 | clean-up | worst crop per step |")
     print("|---|---|---|---|---|---|---|---|")
@@ -56,7 +55,7 @@ def main() -> None:
         bundle = load_bundle(name)
         per_map, crops, gains, cleanups = [], [], [], []
         worst = {step: 1.0 for step in args.step}
-        for s, step in zip(maps, steps):
+        for step, s in maps:
             whole = predict(s.map, bundle).classes
             per_map.append(evaluate(whole, s.labels))
             here = [c["agreement"] for c in checks.crop_agreement(bundle, s.map, s.labels, whole=whole)]

@@ -65,16 +65,16 @@ def _fine_tune_note(prov: dict, name: str, kept: bool = False) -> str:
     init = prov.get("init")
     if not init:
         return ""
+    suffix = TRANSFERRED if prov.get("transfer") else PREVIOUS
+    # a card registered before already names it (the script may run again on the same run)
+    base = init.split(" (")[0] if init.endswith(suffix) else Path(init).stem
     if prov.get("transfer"):
         # another released model's weights, read as this model's channels (train --transfer);
         # a maintainer's own run keeps its path, as a plain fine-tune's does
-        base = init.split(" (")[0] if init.endswith(TRANSFERRED) else Path(init).stem
         if not base.startswith("dp-"):
             return ""
         prov["init"] = f"{base}{TRANSFERRED}"
         return f"; started from the weights of {base} (`train --init {base} --transfer" + _options(prov, kept)
-    # a card registered before already names it (the script may run again on the same run)
-    base = init.split(" (")[0] if init.endswith(PREVIOUS) else Path(init).stem
     if base != name:
         return ""
     prov["init"] = f"{base}{PREVIOUS}"

@@ -143,13 +143,13 @@ def applied_settings(config: dict) -> dict:
 
 
 def _check_init_recipe(bundle, recipe: dict, transfer: bool) -> bool:
-    """``init`` weights must have read the dataset's channels; with ``transfer``, other
+    """``init`` weights must have read the dataset's channels (``recipe``: the dataset's
+    ``ChannelRecipe.to_dict()``); with ``transfer``, other
     channels (as many, checked by the caller) built the same way: only their names differ.
     True when the weights are transferred (the names differ), so the card says so only then."""
-    from ebsdphase.features import ChannelRecipe
-
-    # both through the recipe class, so a card that spells a default out reads as one that omits it
-    ours, theirs = ChannelRecipe.from_dict(recipe).to_dict(), bundle.recipe.to_dict()
+    # both as the recipe class writes them (``recipe`` is the dataset's, already so), so a card
+    # that spells a default out reads as one that omits it
+    ours, theirs = dict(recipe), bundle.recipe.to_dict()
     names, init_names = list(ours.pop("names", [])), list(theirs.pop("names", []))
     if names == init_names:
         return False
